@@ -1,0 +1,154 @@
+// Package config is meetnoc's configuration: the YAML schema, its defaults, strict
+// decoding with file:line errors, validation, secrets read from files, and the SNMP
+// device profiles (embedded and user-supplied).
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is one whole, validated configuration. It is immutable once Load returns:
+// components keep a pointer to it, and a reload swaps in a new one.
+type Config struct {
+	Meeting       Meeting        `yaml:"meeting"`
+	SSIDs         []SSID         `yaml:"ssids"`
+	NAT64Prefixes []netip.Prefix `yaml:"nat64_prefixes"`
+	SNMP          SNMP           `yaml:"snmp"`
+	Traffic       Traffic        `yaml:"traffic"`
+	DNS           DNS            `yaml:"dns"`
+	Netlink       Netlink        `yaml:"netlink"`
+
+	// Profiles holds every profile by name: the embedded ones, then profile_files
+	// (a user's profile of the same name replaces the embedded one).
+	Profiles map[string]*Profile `yaml:"-"`
+	// File is the path the config was loaded from.
+	File string `yaml:"-"`
+}
+
+// Meeting names the event; it appears on the status page and in the report.
+type Meeting struct {
+	Name string `yaml:"name"`
+}
+
+// SSID maps VLANs and client prefixes to a wireless network name.
+type SSID struct {
+	Name           string         `yaml:"name"`
+	VLANs          []uint16       `yaml:"vlans"`
+	ClientPrefixes []netip.Prefix `yaml:"client_prefixes"`
+	// Routers are the allowed Router Advertisement senders: IPv6 addresses or MACs.
+	Routers []string `yaml:"routers"`
+	// DHCPServers are the allowed DHCPv4 servers.
+	DHCPServers []netip.Addr `yaml:"dhcp_servers"`
+}
+
+// SNMP is the SNMP poller's configuration. Interval, Timeout, Retries and
+// MaxRepetitions are defaults that a target may override.
+type SNMP struct {
+	Interval       time.Duration `yaml:"interval"`        // default 30s
+	Timeout        time.Duration `yaml:"timeout"`         // per request; default 5s
+	Retries        int           `yaml:"retries"`         // default 1
+	MaxRepetitions uint32        `yaml:"max_repetitions"` // default 25
+	MaxConcurrency int           `yaml:"max_concurrency"` // polls in flight at once; default 64
+	// Jitter spreads each target's polls by up to this fraction of its interval
+	// (0 to 0.5) so that targets added together do not poll in lock-step. Default 0.1.
+	Jitter float64 `yaml:"jitter"`
+	// APMissingHold: an AP that vanishes from its controller's table while the
+	// controller answers (AireOS drops dead APs) is exported with meetnoc_ap_up 0
+	// for this long. Default 1h.
+	APMissingHold time.Duration `yaml:"ap_missing_hold"`
+
+	Auths        map[string]*Auth `yaml:"auths"`
+	Targets      []*Target        `yaml:"targets"`
+	TargetFiles  []string         `yaml:"target_files"`  // globs; each file is a YAML list of targets
+	ProfileFiles []string         `yaml:"profile_files"` // globs; each file is one profile
+}
+
+// SNMP versions.
+const (
+	Version2c = "2c"
+	Version3  = "3"
+)
+
+// Auth is a named set of SNMP credentials. Secrets come inline or from *_file;
+// Load reads the files, so the Secret fields always hold the value in use.
+type Auth struct {
+	Version string `yaml:"version"` // "2c" or "3"
+
+	Community     Secret `yaml:"community"`
+	CommunityFile string `yaml:"community_file"`
+
+	Username         string `yaml:"username"`
+	SecurityLevel    string `yaml:"security_level"` // noAuthNoPriv, authNoPriv, authPriv
+	AuthProtocol     string `yaml:"auth_protocol"`  // MD5, SHA, SHA224, SHA256, SHA384, SHA512
+	AuthPassword     Secret `yaml:"auth_password"`
+	AuthPasswordFile string `yaml:"auth_password_file"`
+	PrivProtocol     string `yaml:"priv_protocol"` // DES, AES (=AES128), AES192, AES256, AES192C, AES256C
+	PrivPassword     Secret `yaml:"priv_password"`
+	PrivPasswordFile string `yaml:"priv_password_file"`
+	ContextName      string `yaml:"context_name"`
+}
+
+// Target is one SNMP agent to poll.
+type Target struct {
+	Name     string            `yaml:"name"`
+	Address  string            `yaml:"address"` // host:port; IPv6 as [addr]:port; port defaults to 161
+	Auth     string            `yaml:"auth"`
+	Profiles []string          `yaml:"profiles"`
+	Labels   map[string]string `yaml:"labels"`
+
+	// Overrides of the snmp-wide defaults; zero means "use the default".
+	Interval       time.Duration `yaml:"interval"`
+	Timeout        time.Duration `yaml:"timeout"`
+	Retries        *int          `yaml:"retries"`
+	MaxRepetitions uint32        `yaml:"max_repetitions"`
+	// UseGetNext walks with GETNEXT instead of GETBULK, for agents whose GETBULK is
+	// broken. The poller also falls back on its own when GETBULK fails.
+	UseGetNext bool `yaml:"use_getnext"`
+}
+
+// Traffic configures the capture sources (see DESIGN.md, issue 3).
+type Traffic struct {
+	Sources      []TrafficSource `yaml:"sources"`
+	ClientWindow time.Duration   `yaml:"client_window"` // default 5m
+}
+
+// TrafficSource is one capture source: afpacket, sflow or pcap.
+type TrafficSource struct {
+	Name      string         `yaml:"name"`
+	Type      string         `yaml:"type"`
+	Interface string         `yaml:"interface"` // afpacket
+	Listen    string         `yaml:"listen"`    // sflow
+	Agents    []netip.Prefix `yaml:"agents"`    // sflow: accepted exporters
+	Path      string         `yaml:"path"`      // pcap
+	// UntaggedSSID names the SSID of frames that carry no VLAN tag.
+	UntaggedSSID string `yaml:"untagged_ssid"`
+}
+
+// DNS configures the DNS and DNS64 probes (issue 4).
+type DNS struct {
+	Interval  time.Duration `yaml:"interval"` // default 15s
+	Timeout   time.Duration `yaml:"timeout"`  // default 2s
+	Resolvers []Resolver    `yaml:"resolvers"`
+	Checks    []DNSCheck    `yaml:"checks"`
+}
+
+// Resolver is a DNS resolver to probe.
+type Resolver struct {
+	Name      string `yaml:"name"`
+	Address   string `yaml:"address"`
+	Transport string `yaml:"transport"` // udp (default), tcp
+}
+
+// DNSCheck is one query sent to every resolver.
+type DNSCheck struct {
+	Name  string `yaml:"name"`
+	Query string `yaml:"query"`
+	Type  string `yaml:"type"` // A, AAAA, …
+	DNS64 bool   `yaml:"dns64"`
+}
+
+// Netlink configures the host's own view (issue 4).
+type Netlink struct {
+	Interfaces []string `yaml:"interfaces"`
+}
