@@ -105,7 +105,14 @@ type Target struct {
 	// UseGetNext walks with GETNEXT instead of GETBULK, for agents whose GETBULK is
 	// broken. The poller also falls back on its own when GETBULK fails.
 	UseGetNext bool `yaml:"use_getnext"`
+
+	// Where the target was written, for errors: the config or a target file.
+	file, path string
 }
+
+// Source is the file and key path the target was defined at, e.g.
+// ("/etc/meetnoc/targets.d/hall-a.yml", "[3]").
+func (t *Target) Source() (file, path string) { return t.file, t.path }
 
 // Traffic configures the capture sources (see DESIGN.md, issue 3).
 type Traffic struct {

@@ -1,0 +1,46 @@
+# meetnoc — see README.md. `make run` and `make test` are the two commands that do
+# all set-up on a fresh Debian machine with Go.
+
+GO        ?= go
+BIN       := bin/meetnoc
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+VPKG      := github.com/prometheus/common/version
+LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) -X $(VPKG).Branch=$(BRANCH) \
+             -X $(VPKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+# Bounded so that a hung end-to-end test fails the run instead of eating CI's 90 minutes.
+TEST_TIMEOUT ?= 12m
+
+export CGO_ENABLED = 0
+
+.PHONY: all build run test test-deps check-format vet bench clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meetnoc
+
+# The daemon against the built-in simulated meeting network.
+run: build
+	./$(BIN) lab
+
+test-deps:
+	./scripts/install-test-deps.sh
+
+check-format:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# -race needs cgo; the build itself is checked with CGO_ENABLED=0 above.
+test: test-deps check-format vet build
+	./$(BIN) check configs/lab.yml
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+bench: build test-deps
+	./bench/snmp/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Defaults. They suit an IETF-sized venue: a 30 s SNMP cycle is what the NOC watches
+// during sessions; a 5 min client window matches how long a laptop sleeps between talks.
+const (
+	DefaultSNMPInterval       = 30 * time.Second
+	DefaultSNMPTimeout        = 5 * time.Second
+	DefaultSNMPRetries        = 1
+	DefaultMaxRepetitions     = 25
+	DefaultMaxConcurrency     = 64
+	DefaultJitter             = 0.1
+	DefaultAPMissingHold      = time.Hour
+	DefaultClientWindow       = 5 * time.Minute
+	DefaultDNSInterval        = 15 * time.Second
+	DefaultDNSTimeout         = 2 * time.Second
+	DefaultTargetLabel        = "target"
+	DefaultSNMPPort           = "161"
+	DefaultResolverTransport  = "udp"
+	DefaultNAT64PrefixLiteral = "64:ff9b::/96"
+)
+
+func (l *loader) applyDefaults(cfg *Config) {
+	f := cfg.File
+	if len(cfg.NAT64Prefixes) == 0 && !l.has(f, "nat64_prefixes") {
+		cfg.NAT64Prefixes = []netip.Prefix{netip.MustParsePrefix(DefaultNAT64PrefixLiteral)}
+	}
+	s := &cfg.SNMP
+	if !l.has(f, "snmp.interval") {
+		s.Interval = DefaultSNMPInterval
+	}
+	if !l.has(f, "snmp.timeout") {
+		s.Timeout = DefaultSNMPTimeout
+	}
+	if !l.has(f, "snmp.retries") {
+		s.Retries = DefaultSNMPRetries
+	}
+	if !l.has(f, "snmp.max_repetitions") {
+		s.MaxRepetitions = DefaultMaxRepetitions
+	}
+	if !l.has(f, "snmp.max_concurrency") {
+		s.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if !l.has(f, "snmp.jitter") {
+		s.Jitter = DefaultJitter
+	}
+	if !l.has(f, "snmp.ap_missing_hold") {
+		s.APMissingHold = DefaultAPMissingHold
+	}
+	for _, a := range s.Auths {
+		if a != nil && a.Version == Version3 && a.SecurityLevel == "" {
+			a.SecurityLevel = defaultSecurityLevel(a)
+		}
+	}
+	if !l.has(f, "traffic.client_window") {
+		cfg.Traffic.ClientWindow = DefaultClientWindow
+	}
+	if !l.has(f, "dns.interval") {
+		cfg.DNS.Interval = DefaultDNSInterval
+	}
+	if !l.has(f, "dns.timeout") {
+		cfg.DNS.Timeout = DefaultDNSTimeout
+	}
+	for i := range cfg.DNS.Resolvers {
+		if cfg.DNS.Resolvers[i].Transport == "" {
+			cfg.DNS.Resolvers[i].Transport = DefaultResolverTransport
+		}
+	}
+	for _, p := range cfg.Profiles {
+		if p.TargetLabel == "" {
+			p.TargetLabel = DefaultTargetLabel
+		}
+		for i := range p.Scalars {
+			defaultScale(l, p, &p.Scalars[i], "scalars", i, -1)
+		}
+		for ti := range p.Tables {
+			for mi := range p.Tables[ti].Metrics {
+				defaultScale(l, p, &p.Tables[ti].Metrics[mi], "tables", ti, mi)
+			}
+		}
+	}
+}
+
+// defaultSecurityLevel infers the level from what the user wrote, so that an auth
+// with both passphrases is authPriv without saying so twice.
+func defaultSecurityLevel(a *Auth) string {
+	switch {
+	case a.PrivProtocol != "" || a.PrivPassword != "" || a.PrivPasswordFile != "":
+		return "authPriv"
+	case a.AuthProtocol != "" || a.AuthPassword != "" || a.AuthPasswordFile != "":
+		return "authNoPriv"
+	}
+	return "noAuthNoPriv"
+}
+
+func defaultScale(l *loader, p *Profile, m *ProfileMetric, section string, i, j int) {
+	key := metricPath(section, i, j) + ".scale"
+	if m.Scale == 0 && !l.has(p.File, key) {
+		m.Scale = 1
+	}
+}
