@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components the tests start: net-snmp's agent and tools, snmpsim,
-# Prometheus (promtool) and snmp_exporter (the benchmark's reference), all Debian
-# packages. Idempotent: does nothing when everything is present.
+# Prometheus (promtool), Chromium (renders the status page) and snmp_exporter (the
+# benchmark's reference), all Debian packages. Idempotent: does nothing when everything is present.
 set -euo pipefail
 
 # command → Debian package
@@ -12,6 +12,7 @@ declare -A need=(
   [promtool]=prometheus
   [prometheus]=prometheus
   [prometheus-snmp-exporter]=prometheus-snmp-exporter
+  [chromium]=chromium
 )
 
 missing=()

@@ -27,6 +27,7 @@ var aptPackages = map[string]string{
 	"tshark":     "tshark",
 	"unbound":    "unbound",
 	"prometheus": "prometheus",
+	"chromium":   "chromium",
 }
 
 // InCI reports whether the tests run in CI (CI=true), where a missing component is

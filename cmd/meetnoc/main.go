@@ -1,0 +1,176 @@
+// Command meetnoc is the monitoring daemon of a meeting network's NOC.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/meetnoc/meetnoc/internal/config"
+	"github.com/meetnoc/meetnoc/internal/daemon"
+	"github.com/meetnoc/meetnoc/internal/lab"
+)
+
+// DefaultListenAddress is where /metrics and the status page are served.
+const DefaultListenAddress = ":9723"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("meetnoc", "The monitoring daemon of a meeting network's NOC: SNMP, traffic, DNS → Prometheus.")
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	app.Terminate(nil)
+	app.HelpFlag.Short('h')
+	logCfg := &promslog.Config{Writer: stderr}
+	promslogflag.AddFlags(app, logCfg)
+
+	runCmd := app.Command("run", "Run the daemon.")
+	runConfig := runCmd.Flag("config.file", "meetnoc configuration file.").Default("/etc/meetnoc/meetnoc.yml").String()
+	runWeb := kingpinflag.AddFlags(runCmd, DefaultListenAddress)
+
+	checkCmd := app.Command("check", "Validate a configuration file: exit 0, or print every error and exit 1.")
+	checkFile := checkCmd.Arg("file", "configuration file").Required().String()
+
+	labCmd := app.Command("lab", "Start the simulated meeting network on loopback and the daemon monitoring it.")
+	labNetworkOnly := labCmd.Flag("network-only", "Start only the simulated network (for tests and benchmarks), not the daemon.").Bool()
+	labBasePort := labCmd.Flag("lab.base-port", "First UDP port of the simulated agents (configs/lab.yml expects 16101).").Default("16101").Int()
+	labWeb := kingpinflag.AddFlags(labCmd, DefaultListenAddress)
+
+	versionCmd := app.Command("version", "Print the version.")
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "meetnoc: %v (try --help)\n", err)
+		return 2
+	}
+	if cmd == "" { // --help or --version: kingpin printed it
+		return 0
+	}
+	logger := promslog.New(logCfg)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case runCmd.FullCommand():
+		return runDaemon(ctx, logger, *runConfig, runWeb, stderr)
+	case checkCmd.FullCommand():
+		return check(*checkFile, stdout, stderr)
+	case labCmd.FullCommand():
+		return runLab(ctx, logger, *labBasePort, *labNetworkOnly, labWeb, stdout, stderr)
+	case versionCmd.FullCommand():
+		fmt.Fprintln(stdout, version.Print("meetnoc"))
+		return 0
+	}
+	return 2
+}
+
+func runDaemon(ctx context.Context, logger *slog.Logger, configFile string, webCfg *web.FlagConfig, stderr io.Writer) int {
+	logger.Info("starting meetnoc", "version", version.Info(), "build_context", version.BuildContext(), "config", configFile)
+	d, err := daemon.New(daemon.Options{ConfigFile: configFile, WebConfig: webCfg, Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "meetnoc: cannot start:\n%v\n", err)
+		return 1
+	}
+	if err := d.Run(ctx); err != nil {
+		logger.Error("meetnoc stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func check(file string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(file)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e)
+			}
+			fmt.Fprintf(stderr, "%s: %d error(s)\n", file, len(errs))
+		} else {
+			fmt.Fprintf(stderr, "%s: %v\n", file, err)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d SSIDs, %d SNMP targets, %d profiles, %d traffic sources, %d DNS resolvers)\n",
+		file, len(cfg.SSIDs), len(cfg.SNMP.Targets), len(cfg.Profiles), len(cfg.Traffic.Sources), len(cfg.DNS.Resolvers))
+	return 0
+}
+
+// runLab starts the simulated meeting network and, unless networkOnly, the daemon on
+// the config the network generates (identical to configs/lab.yml at the default base
+// port), written to a temporary file so that edits + `kill -HUP` work as in production.
+func runLab(ctx context.Context, logger *slog.Logger, basePort int, networkOnly bool, webCfg *web.FlagConfig, stdout, stderr io.Writer) int {
+	network, err := lab.Start(ctx, lab.Options{BasePort: basePort, Logger: logger.With("component", "lab")})
+	if err != nil {
+		fmt.Fprintf(stderr, "meetnoc lab: cannot start the simulated network: %v\n", err)
+		return 1
+	}
+	defer network.Close()
+	fmt.Fprintln(stdout, "Simulated meeting network on loopback:")
+	for _, dev := range network.Devices() {
+		fmt.Fprintf(stdout, "  %-8s %-7s snmp://%s  (%s; profiles %s)\n", dev.Name, dev.Role, dev.Address, dev.Auth, strings.Join(dev.Profiles, ", "))
+	}
+	if networkOnly {
+		fmt.Fprintln(stdout, "Network only (--network-only); Ctrl-C stops it.")
+		<-ctx.Done()
+		return 0
+	}
+
+	dir, err := os.MkdirTemp("", "meetnoc-lab-")
+	if err != nil {
+		fmt.Fprintf(stderr, "meetnoc lab: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cfgFile := filepath.Join(dir, "lab.yml")
+	if err := os.WriteFile(cfgFile, network.ConfigYAML(), 0o600); err != nil {
+		fmt.Fprintf(stderr, "meetnoc lab: %v\n", err)
+		return 1
+	}
+	d, err := daemon.New(daemon.Options{ConfigFile: cfgFile, WebConfig: webCfg, Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "meetnoc lab: cannot start the daemon:\n%v\n", err)
+		return 1
+	}
+	for _, addr := range *webCfg.WebListenAddresses {
+		base := "http://" + browsable(addr)
+		fmt.Fprintf(stdout, "\nmeetnoc is monitoring it (config %s):\n  status page  %s/\n  metrics      %s/metrics\nCtrl-C stops both.\n", cfgFile, base, base)
+	}
+	if err := d.Run(ctx); err != nil {
+		logger.Error("meetnoc stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// browsable turns a listen address (":9723") into one a browser can open.
+func browsable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,29 @@
+package snmp
+
+import "time"
+
+// snapshot is a target's state as of its last poll. A poll builds a new one and
+// swaps it in atomically; once stored it is never modified, so Collect and Status
+// read it without locks and a scrape never waits for a poll.
+type snapshot struct {
+	start       time.Time
+	duration    time.Duration
+	up          bool
+	result      string
+	message     string // why the poll failed, or a note on a successful one
+	lastSuccess time.Time
+	varbinds    int
+	failures    int // consecutive failed polls
+	maxRep      uint32
+	getNext     bool
+
+	// samples are the profile series; empty when the poll failed, so that a
+	// dead target's data vanishes at once instead of going stale.
+	samples []sample
+
+	// Counters since the target (re)started.
+	polls    [len(results)]uint64
+	overruns uint64
+	requests uint64
+	restarts uint64
+}

@@ -1,0 +1,68 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meetnoc/meetnoc/internal/testenv"
+)
+
+// chromium runs headless Chromium on url with extra flags. The flags keep it from
+// reaching for the network (this machine has none but loopback) and from
+// touching the user's profile.
+func chromium(t *testing.T, url string, flags ...string) []byte {
+	t.Helper()
+	bin := testenv.Require(t, "chromium")[0]
+	args := append([]string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(), "--window-size=1500,1000",
+	}, flags...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append(args, url)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium %v: %v\n%s", flags, err, stderr.String())
+	}
+	return out
+}
+
+// The status page as a NOC volunteer sees it: a real browser renders it, every target
+// is a row with its state, and nothing is fetched from elsewhere.
+func TestStatusPageInBrowser(t *testing.T) {
+	r := startDaemon(t)
+	for _, dev := range []string{"core1", "core2", "wlc1", "access1", "access2", "access3", "access4"} {
+		r.waitFor(t, "/metrics", `meetnoc_snmp_up{target="`+dev+`"} 1`, 15*time.Second)
+	}
+	dom := string(chromium(t, r.base+"/", "--dump-dom"))
+	for _, want := range []string{"<b>core1</b>", "<b>access4</b>", "if_mib, cisco_wlc", "7 up", "0 down"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+	if n := strings.Count(dom, `<tr class="up">`); n != 7 {
+		t.Errorf("%d rows marked up, want 7", n)
+	}
+
+	shot := filepath.Join(t.TempDir(), "status.png")
+	chromium(t, r.base+"/", "--screenshot="+shot)
+	png, err := os.ReadFile(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10_000 {
+		t.Errorf("screenshot is not a rendered page (%d bytes)", len(png))
+	}
+	if dir := os.Getenv("MEETNOC_SCREENSHOT_DIR"); dir != "" {
+		os.WriteFile(filepath.Join(dir, "status.png"), png, 0o644)
+	}
+}

@@ -1,0 +1,215 @@
+// Package daemon wires meetnoc together: it builds the collectors from the config,
+// serves /metrics, the status page and the lifecycle endpoints, and reloads the config
+// on SIGHUP or POST /-/reload.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/meetnoc/meetnoc/collectors/snmp"
+	"github.com/meetnoc/meetnoc/internal/config"
+)
+
+// Options are what `meetnoc run` takes from its flags.
+type Options struct {
+	ConfigFile string
+	// WebConfig is exporter-toolkit's flag config (listen addresses, TLS, basic auth).
+	WebConfig *web.FlagConfig
+	Logger    *slog.Logger
+	// Listener, when set, is served instead of the flag's listen addresses (tests bind
+	// port 0 and need the address before the server starts).
+	Listener net.Listener
+	// ShutdownTimeout bounds a clean stop: in-flight scrapes and polls get this long.
+	ShutdownTimeout time.Duration
+}
+
+// Daemon is one running meetnoc.
+type Daemon struct {
+	opts   Options
+	logger *slog.Logger
+	reg    *prometheus.Registry
+	snmp   *snmp.Collector
+
+	cfg   atomic.Pointer[config.Config]
+	ready atomic.Bool
+
+	reloadMu     sync.Mutex // one reload at a time: SIGHUP and POST may race
+	lastReload   atomic.Pointer[reloadResult]
+	reloadOK     prometheus.Gauge
+	reloadTime   prometheus.Gauge
+	reloadsTotal *prometheus.CounterVec
+	started      time.Time
+}
+
+type reloadResult struct {
+	At  time.Time
+	Err error
+}
+
+// New loads the config and builds every component; nothing runs until Run.
+func New(opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 5 * time.Second
+	}
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		opts:    opts,
+		logger:  opts.Logger,
+		reg:     prometheus.NewRegistry(),
+		started: time.Now(),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meetnoc_config_last_reload_successful",
+			Help: "Whether the last configuration reload attempt was successful (1) or kept the running config (0).",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meetnoc_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load.",
+		}),
+		reloadsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meetnoc_config_reloads_total",
+			Help: "Configuration reload attempts, by result.",
+		}, []string{"result"}),
+	}
+	d.snmp, err = snmp.New(cfg, opts.Logger.With("component", "snmp"))
+	if err != nil {
+		return nil, err
+	}
+	d.cfg.Store(cfg)
+	d.reloadOK.Set(1)
+	d.reloadTime.SetToCurrentTime()
+	d.reloadsTotal.WithLabelValues("success")
+	d.reloadsTotal.WithLabelValues("failure")
+	d.reg.MustRegister(
+		versioncollector.NewCollector("meetnoc"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		d.reloadOK, d.reloadTime, d.reloadsTotal,
+		d.snmp,
+	)
+	return d, nil
+}
+
+// Registry is the registry /metrics serves (tests lint it).
+func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
+
+// Config is the config in force.
+func (d *Daemon) Config() *config.Config { return d.cfg.Load() }
+
+// Reload reads the config file again and, only if the whole of it is valid, swaps it
+// in. A bad file keeps the running config: at a meeting, a typo must not stop polling.
+func (d *Daemon) Reload() error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	err := d.reload()
+	d.lastReload.Store(&reloadResult{At: time.Now(), Err: err})
+	if err != nil {
+		d.reloadOK.Set(0)
+		d.reloadsTotal.WithLabelValues("failure").Inc()
+		d.logger.Error("config reload failed; keeping the running config", "file", d.opts.ConfigFile, "err", err)
+		return err
+	}
+	d.reloadOK.Set(1)
+	d.reloadTime.SetToCurrentTime()
+	d.reloadsTotal.WithLabelValues("success").Inc()
+	d.logger.Info("config reloaded", "file", d.opts.ConfigFile, "snmp_targets", len(d.Config().SNMP.Targets))
+	return nil
+}
+
+func (d *Daemon) reload() error {
+	cfg, err := config.Load(d.opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	if err := d.snmp.Apply(cfg); err != nil {
+		return fmt.Errorf("applying the new config: %w", err)
+	}
+	d.cfg.Store(cfg)
+	return nil
+}
+
+// Run serves and polls until ctx ends (SIGTERM/SIGINT in `meetnoc run`), reloading on
+// SIGHUP, then stops within ShutdownTimeout.
+func (d *Daemon) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := d.snmp.Run(ctx); err != nil {
+			d.logger.Error("snmp collector stopped", "err", err)
+		}
+	})
+
+	srv := &http.Server{
+		Handler:           d.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelError),
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if d.opts.Listener != nil {
+			serveErr <- web.Serve(d.opts.Listener, srv, d.opts.WebConfig, d.logger)
+			return
+		}
+		serveErr <- web.ListenAndServe(srv, d.opts.WebConfig, d.logger)
+	}()
+	d.ready.Store(true)
+
+	var err error
+loop:
+	for {
+		select {
+		case <-hup:
+			_ = d.Reload() // logged and exported by Reload
+		case err = <-serveErr:
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	d.ready.Store(false)
+	d.logger.Info("shutting down")
+	shutdownCtx, stop := context.WithTimeout(context.Background(), d.opts.ShutdownTimeout)
+	defer stop()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = serr
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-shutdownCtx.Done():
+		d.logger.Warn("collectors did not stop in time", "timeout", d.opts.ShutdownTimeout)
+	}
+	return err
+}

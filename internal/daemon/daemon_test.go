@@ -1,0 +1,229 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/meetnoc/meetnoc/internal/lab"
+	"github.com/meetnoc/meetnoc/internal/testenv"
+)
+
+// running is a daemon under test, monitoring the lab network.
+type running struct {
+	d       *Daemon
+	base    string
+	cfgFile string
+	stop    context.CancelFunc
+	done    chan error
+}
+
+func startDaemon(t *testing.T) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	network, err := lab.Start(ctx, lab.Options{Host: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { network.Close() })
+
+	// The lab polls every 10 s; tests want to see several polls quickly.
+	cfgText := regexp.MustCompile(`(?m)^(\s+interval:) \d+s`).ReplaceAllString(string(network.ConfigYAML()), "$1 1s")
+	cfgText = regexp.MustCompile(`(?m)^(\s+timeout:) \d+s`).ReplaceAllString(cfgText, "$1 500ms")
+	cfgFile := filepath.Join(t.TempDir(), "meetnoc.yml")
+	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	empty := ""
+	d, err := New(Options{ConfigFile: cfgFile, Logger: logger, Listener: ln, WebConfig: &web.FlagConfig{WebConfigFile: &empty}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	r := &running{d: d, base: "http://" + ln.Addr().String(), cfgFile: cfgFile, stop: stop, done: make(chan error, 1)}
+	go func() { r.done <- d.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		<-r.done
+	})
+	r.waitFor(t, "/-/ready", "ready", 5*time.Second)
+	return r
+}
+
+func (r *running) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(r.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func (r *running) post(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(r.base+path, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// waitFor polls path until its body contains want, bounded by limit.
+func (r *running) waitFor(t *testing.T, path, want string, limit time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		_, body := r.get(t, path)
+		if strings.Contains(body, want) {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not show %q within %s; last body:\n%s", path, want, limit, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestDaemonServesTheLab(t *testing.T) {
+	r := startDaemon(t)
+
+	if code, body := r.get(t, "/-/healthy"); code != 200 || !strings.Contains(body, "healthy") {
+		t.Errorf("/-/healthy: %d %q", code, body)
+	}
+	// Every lab device gets polled and shows up.
+	metrics := r.waitFor(t, "/metrics", `meetnoc_snmp_up{target="wlc1"} 1`, 15*time.Second)
+	for _, dev := range []string{"core1", "core2", "access1", "access4"} {
+		metrics = r.waitFor(t, "/metrics", `meetnoc_snmp_up{target="`+dev+`"} 1`, 15*time.Second)
+	}
+	for _, want := range []string{
+		"meetnoc_build_info{",
+		"meetnoc_config_last_reload_successful 1",
+		`meetnoc_interface_receive_bytes_total{alias="`,
+		`meetnoc_ap_up{ap="ietf-ap-01",controller="wlc1"}`,
+		`meetnoc_ssid_clients{controller="wlc1",ssid="ietf"}`,
+		`meetnoc_snmp_polls_total{result="ok",target="core1"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// OpenMetrics negotiation aside, the plain text format passes promtool's linter.
+	testenv.CheckMetrics(t, []byte(metrics))
+	if problems, err := testutil.GatherAndLint(r.d.Registry()); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", err, problems)
+	}
+
+	// The status page: one row per target, readable without external assets.
+	code, page := r.get(t, "/")
+	if code != 200 {
+		t.Fatalf("/: %d", code)
+	}
+	for _, want := range []string{"<b>core1</b>", "<b>wlc1</b>", "if_mib, cisco_wlc", "<title>meetnoc"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Contains(page, "<script") {
+		t.Error("status page refers to external assets or runs scripts")
+	}
+
+	// The config page masks secrets.
+	_, shown := r.get(t, "/config")
+	if !strings.Contains(shown, "<secret>") || strings.Contains(shown, "lab-auth-pass") || strings.Contains(shown, "lab-priv-pass") {
+		t.Errorf("/config does not mask secrets:\n%s", shown)
+	}
+	if code, _ := r.get(t, "/-/reload"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload: %d, want 405", code)
+	}
+}
+
+func TestReload(t *testing.T) {
+	r := startDaemon(t)
+	r.waitFor(t, "/metrics", `meetnoc_snmp_up{target="core1"} 1`, 15*time.Second)
+	good, err := os.ReadFile(r.cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A bad file is refused whole: the running config stays, polling goes on.
+	broken := strings.Replace(string(good), "snmp:", "snmp:\n  intervall: 5s", 1)
+	os.WriteFile(r.cfgFile, []byte(broken), 0o600)
+	code, body := r.post(t, "/-/reload")
+	if code != http.StatusBadRequest || !strings.Contains(body, `snmp.intervall: unknown key (did you mean "interval"?)`) {
+		t.Errorf("bad reload: %d %q", code, body)
+	}
+	metrics := r.waitFor(t, "/metrics", "meetnoc_config_last_reload_successful 0", time.Second)
+	if !strings.Contains(metrics, `meetnoc_config_reloads_total{result="failure"} 1`) {
+		t.Error("failed reload not counted")
+	}
+	if _, page := r.get(t, "/"); !strings.Contains(page, "FAILED, running config kept") {
+		t.Error("status page does not show the failed reload")
+	}
+	before := r.d.snmp.Status()
+	time.Sleep(1500 * time.Millisecond)
+	after := r.d.snmp.Status()
+	if len(after) != len(before) || !after[0].LastPoll.After(before[0].LastPoll) {
+		t.Errorf("polling stopped after a failed reload: %v → %v", before[0].LastPoll, after[0].LastPoll)
+	}
+
+	// A good file with one target fewer, by SIGHUP: access4's series vanish.
+	fixed := regexp.MustCompile(`(?m)^    - name: access4\n(      .*\n)*`).ReplaceAllString(string(good), "")
+	if fixed == string(good) {
+		t.Fatal("test setup: could not remove access4 from the lab config")
+	}
+	os.WriteFile(r.cfgFile, []byte(fixed), 0o600)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	metrics = r.waitFor(t, "/metrics", "meetnoc_config_last_reload_successful 1", 5*time.Second)
+	if strings.Contains(metrics, `target="access4"`) {
+		t.Error("access4 still exported after it was removed from the config")
+	}
+	if !strings.Contains(metrics, `meetnoc_snmp_up{target="core1"} 1`) {
+		t.Error("core1 lost its data across the reload")
+	}
+}
+
+func TestShutdownIsQuick(t *testing.T) {
+	r := startDaemon(t)
+	r.waitFor(t, "/metrics", `meetnoc_snmp_up{target="core1"} 1`, 15*time.Second)
+	start := time.Now()
+	r.stop()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+		r.done <- err // for the cleanup
+	case <-time.After(6 * time.Second):
+		t.Fatal("daemon did not stop within 6 s")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %s", d)
+	}
+}
