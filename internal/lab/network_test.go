@@ -18,6 +18,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/meetnoc/meetnoc/internal/config"
+	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite configs/lab.yml from the lab's devices")
@@ -270,36 +271,9 @@ func TestNetworkBasePort(t *testing.T) {
 	}
 }
 
-// testdata finds ../shared/testdata beside the repository, or skips (fails in CI).
-func testdata(t *testing.T, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "testdata", rel)
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("test data missing: %v", err)
-		}
-		t.Skipf("test data missing: %v", err)
-	}
-	return path
-}
-
 func TestServeRecording(t *testing.T) {
 	t.Parallel()
-	path := testdata(t, "snmprec/ios_2960x.snmprec")
+	path := testenv.SharedSnmprec(t, "ios_2960x")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, err := ServeRecording(ctx, "127.0.0.1:0", path, "ios_2960x")

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
 var testUsers = []User{
@@ -80,7 +82,7 @@ func TestGoSNMPManagers(t *testing.T) {
 	for _, listen := range []string{"127.0.0.1:0", "[::1]:0"} {
 		t.Run(listen, func(t *testing.T) {
 			if strings.HasPrefix(listen, "[") {
-				requireIPv6(t)
+				testenv.RequireIPv6(t)
 			}
 			tree := testTree()
 			a := startAgent(t, Config{Addr: listen, MIB: tree, Communities: []string{"public"}, Users: testUsers})

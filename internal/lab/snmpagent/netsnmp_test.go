@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
 // These tests hold the agent against an independent SNMP implementation:
@@ -21,10 +23,7 @@ import (
 // every string in hex on one line) and its own empty configuration.
 func netsnmp(t testing.TB, tool string, args ...string) (stdout, stderr string) {
 	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		skipOrFail(t, "%s not installed (Debian package snmp): %v", tool, err)
-	}
+	path := testenv.Require(t, tool)[0]
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -11,30 +11,14 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
-// recordingsDir finds ../shared/testdata/snmprec beside the repository.
+// recordingsDir is ../shared/testdata/snmprec beside the repository.
 func recordingsDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-	rec := filepath.Join(dir, "..", "shared", "testdata", "snmprec")
-	if _, err := os.Stat(rec); err != nil {
-		skipOrFail(t, "shared test data missing: %v", err)
-	}
-	return rec
+	return filepath.Join(testenv.SharedTestdata(t), "snmprec")
 }
 
 // The shared recordings and how many records each holds (grep -c of the files).
