@@ -426,6 +426,39 @@ tables:
 	}
 }
 
+// A profile can count clients, but never make a label of a client table.
+func TestProfilePrivacy(t *testing.T) {
+	dir := t.TempDir()
+	leaky := `name: leaky
+target_label: controller
+tables:
+  - name: clients
+    labels:
+      - {name: client, format: mac}
+      - {name: ip, oid: 1.3.6.1.4.1.14179.2.1.4.1.2}
+    metrics:
+      - {name: client_rssi, help: bsnMobileStationRSSI., type: gauge, oid: 1.3.6.1.4.1.14179.2.1.4.1.6}
+  - name: arp
+    labels: [{name: interface, oid: 1.3.6.1.2.1.31.1.1.1.1, index_prefix: 1}]
+    metrics:
+      - {name: arp_entries, help: ipNetToMediaType rows per interface., type: gauge, oid: 1.3.6.1.2.1.4.22.1.4, aggregate: sum}
+`
+	if err := os.WriteFile(filepath.Join(dir, "leaky.yml"), []byte(leaky), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "snmp:\n  auths: {v2: {version: 2c, community: public}}\n  targets: [{name: sw1, address: 127.0.0.1, auth: v2, profiles: [leaky]}]\n  profile_files: [leaky.yml]\n"
+	_, err := LoadBytes([]byte(base), filepath.Join(dir, "meetnoc.yml"))
+	got := errorLines(t, err, dir)
+	want := []string{
+		`leaky.yml:4: tables[0]: metric client_rssi reads AIRESPACE-WIRELESS-MIB bsnMobileStationTable (wireless clients) one row per client: it must aggregate: sum (attendee privacy)`,
+		`leaky.yml:6: tables[0].labels[0]: label client would decode the index of AIRESPACE-WIRELESS-MIB bsnMobileStationTable (wireless clients), i.e. a client's address (attendee privacy)`,
+		`leaky.yml:7: tables[0].labels[1]: label ip would read attendee identifiers from AIRESPACE-WIRELESS-MIB bsnMobileStationTable (wireless clients) (attendee privacy)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // Secrets never show: not in the YAML shown on /config, not in fmt or slog output.
 func TestSecretsMasked(t *testing.T) {
 	cfg := mustLoad(t, `

@@ -303,6 +303,59 @@ func validHostname(h string) bool {
 	return true
 }
 
+// clientTables hold one row per attendee device: their indexes and columns are
+// client MAC and IP addresses. A profile may count their rows (aggregate: sum into
+// labels read from elsewhere) but never turn them into labels: the attendee privacy
+// rule of DESIGN.md, enforced here so that a site's own profile cannot break it.
+var clientTables = []struct{ oid, name string }{
+	{"1.3.6.1.2.1.3.1", "RFC1213-MIB atTable (ARP)"},
+	{"1.3.6.1.2.1.4.22", "IP-MIB ipNetToMediaTable (ARP)"},
+	{"1.3.6.1.2.1.4.35", "IP-MIB ipNetToPhysicalTable (ARP and neighbour cache)"},
+	{"1.3.6.1.2.1.17.4.3", "BRIDGE-MIB dot1dTpFdbTable (MAC address table)"},
+	{"1.3.6.1.2.1.17.7.1.2.2", "Q-BRIDGE-MIB dot1qTpFdbTable (MAC address table)"},
+	{"1.3.6.1.4.1.14179.2.1.4", "AIRESPACE-WIRELESS-MIB bsnMobileStationTable (wireless clients)"},
+	{"1.3.6.1.4.1.9.9.599.1.3", "CISCO-LWAPP-DOT11-CLIENT-MIB client tables (wireless clients)"},
+	{"1.3.6.1.4.1.14823.2.2.1.4.1.2", "WLSX-USER-MIB nUserTable (wireless users)"},
+	{"1.3.6.1.4.1.14823.2.2.1.5.2.2", "WLSX-WLAN-MIB station tables (wireless clients)"},
+}
+
+// clientTable names the per-client table oid lies in, or "".
+func clientTable(oid string) string {
+	oid = strings.TrimPrefix(oid, ".")
+	for _, t := range clientTables {
+		if oid == t.oid || strings.HasPrefix(oid, t.oid+".") {
+			return t.name
+		}
+	}
+	return ""
+}
+
+// checkPrivacy refuses a table that would export attendee identifiers.
+func (l *loader) checkPrivacy(f, tp string, t ProfileTable) {
+	fromClients := ""
+	for _, m := range t.Metrics {
+		for _, oid := range append([]string{m.OID}, m.FallbackOIDs...) {
+			if name := clientTable(oid); name != "" {
+				fromClients = name
+				if m.Aggregate != "sum" {
+					l.errorf(f, tp, "metric %s reads %s one row per client: it must aggregate: sum (attendee privacy)", m.Name, name)
+				}
+			}
+		}
+	}
+	for li, lb := range t.Labels {
+		lp := fmt.Sprintf("%s.labels[%d]", tp, li)
+		for _, oid := range append([]string{lb.OID}, lb.FallbackOIDs...) {
+			if name := clientTable(oid); name != "" {
+				l.errorf(f, lp, "label %s would read attendee identifiers from %s (attendee privacy)", lb.Name, name)
+			}
+		}
+		if lb.OID == "" && fromClients != "" {
+			l.errorf(f, lp, "label %s would decode the index of %s, i.e. a client's address (attendee privacy)", lb.Name, fromClients)
+		}
+	}
+}
+
 func (l *loader) validateProfiles(cfg *Config) {
 	// One metric name means one type and one help across profiles: cisco_wlc and
 	// aruba_wlc both export meetnoc_ap_up, and Prometheus needs one family.
@@ -333,6 +386,7 @@ func (l *loader) validateProfiles(cfg *Config) {
 			if len(t.Metrics) == 0 {
 				l.errorf(f, tp+".metrics", "a table needs at least one metric")
 			}
+			l.checkPrivacy(f, tp, t)
 			seen := map[string]bool{p.TargetLabel: true}
 			for li, lb := range t.Labels {
 				lp := fmt.Sprintf("%s.labels[%d]", tp, li)
