@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -30,7 +31,9 @@ type running struct {
 	done    chan error
 }
 
-func startDaemon(t *testing.T) *running {
+// startDaemon runs a daemon on the lab network's config, with extraTargets (YAML
+// list items) appended to its targets.
+func startDaemon(t *testing.T, extraTargets ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -43,6 +46,9 @@ func startDaemon(t *testing.T) *running {
 	// The lab polls every 10 s; tests want to see several polls quickly.
 	cfgText := regexp.MustCompile(`(?m)^(\s+interval:) \d+s`).ReplaceAllString(string(network.ConfigYAML()), "$1 1s")
 	cfgText = regexp.MustCompile(`(?m)^(\s+timeout:) \d+s`).ReplaceAllString(cfgText, "$1 500ms")
+	for _, extra := range extraTargets {
+		cfgText += "    - " + extra + "\n"
+	}
 	cfgFile := filepath.Join(t.TempDir(), "meetnoc.yml")
 	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
@@ -159,6 +165,21 @@ func TestDaemonServesTheLab(t *testing.T) {
 	}
 	if code, _ := r.get(t, "/-/reload"); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /-/reload: %d, want 405", code)
+	}
+}
+
+// A dead target comes first on the status page, with the agent's error in words.
+func TestStatusPageShowsProblemsFirst(t *testing.T) {
+	port := testenv.FreeUDPPort(t) // nothing listens there: the kernel answers port unreachable
+	r := startDaemon(t, fmt.Sprintf(`{name: zz-dead, address: "127.0.0.1:%d", auth: public_v2, profiles: [if_mib]}`, port))
+	r.waitFor(t, "/metrics", `meetnoc_snmp_up{target="zz-dead"} 0`, 15*time.Second)
+	_, page := r.get(t, "/")
+	first := strings.Index(page, "<tr class=")
+	if first < 0 || !strings.HasPrefix(page[first:], `<tr class="down">`) || !strings.Contains(page[first:first+400], "<b>zz-dead</b>") {
+		t.Errorf("the dead target is not the first row:\n%s", page[max(first, 0):])
+	}
+	if !strings.Contains(page, "no response from 127.0.0.1:") || !strings.Contains(page, "1 down") {
+		t.Errorf("status page does not explain the failure:\n%s", page)
 	}
 }
 

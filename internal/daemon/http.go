@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,6 +94,9 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, _ *http.Request) {
 		Reload:     d.lastReload.Load(),
 		Targets:    d.snmp.Status(),
 	}
+	// Problems first: the volunteer glancing at the page needs the down targets, not
+	// the alphabet. Status() is sorted by name, and the sort is stable.
+	slices.SortStableFunc(p.Targets, func(a, b snmp.TargetStatus) int { return cmp.Compare(rank(a), rank(b)) })
 	for _, t := range p.Targets {
 		switch {
 		case !t.Polled:
@@ -109,6 +114,16 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	buf.WriteTo(w)
+}
+
+func rank(t snmp.TargetStatus) int {
+	switch {
+	case t.Polled && !t.Up:
+		return 0
+	case !t.Polled:
+		return 1
+	}
+	return 2
 }
 
 // ago renders a past time the way a NOC volunteer reads it: "12s ago".
