@@ -2,10 +2,17 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestCheck(t *testing.T) {
@@ -77,4 +84,102 @@ func TestShippedConfigsCheck(t *testing.T) {
 			t.Errorf("meetnoc check %s: exit %d\n%s", f, code, errOut.String())
 		}
 	}
+}
+
+// The real binary: `meetnoc run` serves, reloads on SIGHUP and stops cleanly on SIGTERM.
+func TestRunSignals(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "meetnoc")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// An agent that never answers is enough: the daemon must run, not poll well.
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	cfg := filepath.Join(t.TempDir(), "meetnoc.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+snmp:
+  interval: 2s
+  timeout: 500ms
+  auths: {v2: {version: 2c, community: public}}
+  targets: [{name: sw1, address: "%s", auth: v2, profiles: [if_mib]}]
+`, udp.LocalAddr())), 0o644)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	var stderr syncBuffer
+	cmd := exec.Command(bin, "run", "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=debug")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 10 s:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	cmd.Process.Signal(syscall.SIGHUP)
+	for !strings.Contains(stderr.String(), "config reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload on SIGHUP:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("SIGTERM took %s", d)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatalf("still running 8 s after SIGTERM:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "shutting down") {
+		t.Errorf("no shutdown log:\n%s", stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer the child's stderr copier and the test can share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
