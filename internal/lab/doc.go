@@ -11,6 +11,8 @@
 //
 // Start runs the network; ConfigYAML is a meetnoc config that polls it, the same
 // as configs/lab.yml. ServeRecording serves an snmpsim recording instead.
+// NewSwitchMIB builds an access switch of the same model with any number of
+// interfaces, for load tests and benchmarks.
 //
 // Only infrastructure appears here: device and AP names, locally administered
 // MAC addresses of switches and APs, documentation prefixes. No client

@@ -203,14 +203,7 @@ func newAccessSwitch(m *model, num int, clock func() time.Time, aps []accessPoin
 		profiles: []string{"if_mib"},
 		engineID: engineID(devNum),
 	}
-	gi := func(port int) *ifPort {
-		idx := uint32(10100 + port)
-		return &ifPort{
-			index: idx, name: fmt.Sprintf("Gi1/0/%d", port), descr: fmt.Sprintf("GigabitEthernet1/0/%d", port),
-			ifType: ifTypeEthernet, mtu: 1500, mbps: 1000, mac: portMAC(devNum, idx),
-			inPacket: 500, outPacket: 1100,
-		}
-	}
+	gi := func(port int) *ifPort { return accessPort(devNum, 1, port) }
 	mgmt := &ifPort{
 		index: 10, name: "Vl10", descr: "Vlan10", alias: "management", ifType: ifTypePropVirtual,
 		mtu: 1500, mbps: 1000, mac: portMAC(devNum, 10), connected: true,
@@ -256,28 +249,55 @@ func newAccessSwitch(m *model, num int, clock func() time.Time, aps []accessPoin
 		downs, ups = append(downs, p.out), append(ups, p.in)
 		ports = append(ports, p)
 	}
-	down, up := sumFlows(downs...), sumFlows(ups...)
-	for u := 1; u <= 2; u++ {
-		idx := uint32(10200 + u)
-		ports = append(ports, &ifPort{
-			index: idx, name: fmt.Sprintf("Te1/0/%d", u), descr: fmt.Sprintf("TenGigabitEthernet1/0/%d", u),
-			alias: fmt.Sprintf("uplink core%d", u), ifType: ifTypeEthernet, mtu: 1500, mbps: 10_000,
-			mac: portMAC(devNum, idx), connected: true,
-			// The two uplinks share the load, as a port channel would.
-			in: down.scaled(1, 2), out: up.scaled(1, 2), inPacket: 1100, outPacket: 500,
-		})
-	}
+	ports = append(ports, accessUplinks(devNum, 1, 2, sumFlows(downs...), sumFlows(ups...))...)
 	d.ports = ports
 	tree := newBuilder()
-	addSystem(tree, d.device, system{
-		descr:    "Cisco IOS Software, C2960X Software (C2960X-UNIVERSALK9-M), Version 15.2(7)E8, RELEASE SOFTWARE (fc1)",
-		objectID: "1.3.6.1.4.1.9.1.1208", // cat29xxStack
-		location: fmt.Sprintf("IDF-%d, %s (meetnoc lab)", num, accessAreas[num-1]),
-		services: 2,
-	})
+	addSystem(tree, d.device, accessSystem(fmt.Sprintf("IDF-%d, %s (meetnoc lab)", num, accessAreas[num-1])))
 	addIfMIB(tree, d.device, ports)
 	d.mib = tree.Freeze()
 	return d
+}
+
+// accessSystem is the system group of a Catalyst 2960-X at location.
+func accessSystem(location string) system {
+	return system{
+		descr:    "Cisco IOS Software, C2960X Software (C2960X-UNIVERSALK9-M), Version 15.2(7)E8, RELEASE SOFTWARE (fc1)",
+		objectID: "1.3.6.1.4.1.9.1.1208", // cat29xxStack
+		location: location,
+		services: 2,
+	}
+}
+
+// stackBase is the ifIndex base of a Catalyst stack member (1-based): IOS numbers
+// member m's ports from 10000 + 500·(m−1), gigabit ports at +100, uplinks at +200.
+func stackBase(member int) uint32 { return uint32(10000 + 500*(member-1)) }
+
+// accessPort is gigabit copper port (1-based) of stack member member of an
+// access switch, with nothing plugged in: the caller connects it.
+func accessPort(devNum, member, port int) *ifPort {
+	idx := stackBase(member) + 100 + uint32(port)
+	return &ifPort{
+		index: idx, name: fmt.Sprintf("Gi%d/0/%d", member, port), descr: fmt.Sprintf("GigabitEthernet%d/0/%d", member, port),
+		ifType: ifTypeEthernet, mtu: 1500, mbps: 1000, mac: portMAC(devNum, idx),
+		inPacket: 500, outPacket: 1100,
+	}
+}
+
+// accessUplinks are the first n 10G uplinks of stack member member, to core1,
+// core2…; down and up are what the member's ports send towards their devices
+// and receive from them. The uplinks share that load, as a port channel would.
+func accessUplinks(devNum, member, n int, down, up flow) []*ifPort {
+	var out []*ifPort
+	for u := 1; u <= n; u++ {
+		idx := stackBase(member) + 200 + uint32(u)
+		out = append(out, &ifPort{
+			index: idx, name: fmt.Sprintf("Te%d/0/%d", member, u), descr: fmt.Sprintf("TenGigabitEthernet%d/0/%d", member, u),
+			alias: fmt.Sprintf("uplink core%d", u), ifType: ifTypeEthernet, mtu: 1500, mbps: 10_000,
+			mac: portMAC(devNum, idx), connected: true,
+			in: down.scaled(1, uint64(n)), out: up.scaled(1, uint64(n)), inPacket: 1100, outPacket: 500,
+		})
+	}
+	return out
 }
 
 // uplink returns an access switch's uplink to core n.

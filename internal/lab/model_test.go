@@ -116,72 +116,11 @@ func TestCountersMonotonicOverADay(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock(at("00:00").Add(-time.Hour))
 	m := newModel(clock.Now)
-	// hcPair maps the 32-bit counters that have a 64-bit twin to it: they wrap
-	// within seconds on busy links, so they are checked against their twin's low bits.
-	hcPair := map[string]snmpagent.OID{}
-	for c32, c64 := range map[string]snmpagent.OID{
-		"1.3.6.1.2.1.2.2.1.10": oidIfXEntry.Append(6), "1.3.6.1.2.1.2.2.1.11": oidIfXEntry.Append(7),
-		"1.3.6.1.2.1.2.2.1.16": oidIfXEntry.Append(10), "1.3.6.1.2.1.2.2.1.17": oidIfXEntry.Append(11),
-		"1.3.6.1.2.1.31.1.1.1.2": oidIfXEntry.Append(8), "1.3.6.1.2.1.31.1.1.1.3": oidIfXEntry.Append(9),
-		"1.3.6.1.2.1.31.1.1.1.4": oidIfXEntry.Append(12), "1.3.6.1.2.1.31.1.1.1.5": oidIfXEntry.Append(13),
-	} {
-		hcPair[c32] = c64
+	var mibs []namedMIB
+	for _, d := range m.devices {
+		mibs = append(mibs, namedMIB{d.name, d.mib})
 	}
-	// Walk MIB-2 (system, interfaces, ifMIB): it holds every counter, and its rows
-	// stay put, so the walks of all steps line up.
-	mib2 := snmpagent.MustParseOID("1.3.6.1.2.1")
-	first := make([][]variable, len(m.devices))
-	twin := make([]map[int]int, len(m.devices)) // Counter32 position → its 64-bit twin's
-	prev := make([][]variable, len(m.devices))
-	steps, counters, pairs := 0, 0, 0
-	for clock.Now().Before(at("24:00")) {
-		for di, d := range m.devices {
-			vars := walk(t, d.mib, mib2)
-			if first[di] == nil {
-				first[di], twin[di] = vars, make(map[int]int)
-				pos := make(map[string]int, len(vars))
-				for i, v := range vars {
-					pos[v.oid.String()] = i
-				}
-				for i, v := range vars {
-					if c64, ok := hcPair[v.oid[:len(v.oid)-1].String()]; ok {
-						twin[di][i] = pos[c64.Append(v.oid[len(v.oid)-1]).String()]
-					}
-				}
-			} else if len(vars) != len(first[di]) {
-				t.Fatalf("%s: walk of %d variables at %s, %d at first", d.name, len(vars), clock.Now().Format("15:04:05"), len(first[di]))
-			}
-			for i, v := range vars {
-				if v.typ != gosnmp.Counter32 && v.typ != gosnmp.Counter64 {
-					continue
-				}
-				if j, ok := twin[di][i]; ok {
-					if uint32(vars[j].value.(uint64)) != v.value.(uint32) {
-						t.Fatalf("%s %s = %d at %s, but its 64-bit twin %d", d.name, v.oid, v.value, clock.Now().Format("15:04:05"), vars[j].value)
-					}
-					pairs++
-					continue
-				}
-				if prev[di] == nil {
-					counters++
-					continue
-				}
-				var back bool
-				switch p := prev[di][i]; v.typ {
-				case gosnmp.Counter64:
-					back = v.value.(uint64) < p.value.(uint64)
-				case gosnmp.Counter32: // errors and discards: far from wrapping
-					back = v.value.(uint32) < p.value.(uint32)
-				}
-				if back {
-					t.Fatalf("%s %s went back at %s: %d → %d", d.name, v.oid, clock.Now().Format("15:04:05"), prev[di][i].value, v.value)
-				}
-			}
-			prev[di] = vars
-		}
-		steps++
-		clock.Add(13*time.Minute + 17*time.Second)
-	}
+	steps, counters, pairs := checkCountersOverDay(t, clock, at("24:00"), mibs)
 	if steps < 100 || counters < 4000 || pairs == 0 {
 		t.Fatalf("only %d steps, %d counters, %d 32/64-bit pairs checked", steps, counters, pairs)
 	}

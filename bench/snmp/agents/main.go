@@ -1,5 +1,6 @@
-// Command agents serves many simulated switches over SNMP v2c on loopback, one
-// lab agent (internal/lab/snmpagent) per switch on its own UDP port, and writes
+// Command agents serves many simulated switches over SNMP v2c on loopback, the
+// lab's access-switch model (lab.NewSwitchMIB) each behind a lab agent
+// (internal/lab/snmpagent) on its own UDP port, and writes
 // the meetnoc configuration that polls them all: the load of the benchmark's
 // scale run (1,000 switches × 48 interfaces every 30 s).
 //
@@ -20,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/meetnoc/meetnoc/bench/snmp/internal/switchmib"
+	"github.com/meetnoc/meetnoc/internal/lab"
 	"github.com/meetnoc/meetnoc/internal/lab/snmpagent"
 )
 
@@ -54,7 +55,7 @@ func run(ctx context.Context, devices, interfaces int, host, community, cfgOut s
 	names := make([]string, devices)
 	for i := range devices {
 		names[i] = fmt.Sprintf("bench-sw%04d", i+1)
-		mib := switchmib.New(names[i], interfaces, uint64(i+1), time.Now)
+		mib := lab.NewSwitchMIB(names[i], interfaces, time.Now)
 		a, err := snmpagent.Listen(snmpagent.Config{Addr: net.JoinHostPort(host, "0"), MIB: mib, Communities: []string{community}})
 		if err != nil {
 			for _, a := range agents[:i] {

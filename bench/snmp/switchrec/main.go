@@ -1,5 +1,6 @@
 // Command switchrec writes the recording (.snmprec, the snmpsim format) of a
-// simulated switch with any number of interfaces, for the SNMP benchmark: the
+// simulated switch with any number of interfaces (lab.NewSwitchMIB, the lab's
+// access-switch model) at one fixed moment, for the SNMP benchmark: the
 // 800-interface switch that snmpsimd serves to meetnoc and snmp_exporter alike.
 //
 //	switchrec -interfaces 800 -out /tmp/x/public.snmprec
@@ -15,7 +16,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/meetnoc/meetnoc/bench/snmp/internal/switchmib"
+	"github.com/meetnoc/meetnoc/internal/lab"
 	"github.com/meetnoc/meetnoc/internal/lab/snmpagent"
 )
 
@@ -37,7 +38,7 @@ func main() {
 func write(path, name string, n int) error {
 	// A fixed clock: a recording is one moment of the switch.
 	at := time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)
-	tree := switchmib.New(name, n, 800, func() time.Time { return at })
+	tree := lab.NewSwitchMIB(name, n, func() time.Time { return at })
 	f, err := os.Create(path)
 	if err != nil {
 		return err
