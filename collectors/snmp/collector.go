@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meetnoc/meetnoc/internal/config"
+	"github.com/meetnoc/meetnoc/internal/exposition"
 )
 
 // TargetStatus is one target's state, for the status page.
@@ -60,8 +61,8 @@ type Collector struct {
 
 	mu       sync.RWMutex
 	targets  map[string]*target
-	info     map[string]prometheus.Metric // meetnoc_snmp_target_info per target
-	runCtx   context.Context              // non-nil while Run runs
+	info     map[string]targetInfo // meetnoc_snmp_target_info per target
+	runCtx   context.Context       // non-nil while Run runs
 	running  bool
 	routines sync.WaitGroup
 }
@@ -88,8 +89,14 @@ func New(cfg *config.Config, logger *slog.Logger) (*Collector, error) {
 // built is a configuration turned into targets, not yet running.
 type built struct {
 	targets        map[string]*target
-	info           map[string]prometheus.Metric
+	info           map[string]targetInfo
 	maxConcurrency int
+}
+
+// targetInfo is a target's meetnoc_snmp_target_info, as a metric and rendered.
+type targetInfo struct {
+	metric prometheus.Metric
+	parts  []exposition.Part // one
 }
 
 func build(cfg *config.Config, logger *slog.Logger) (*built, error) {
@@ -127,7 +134,7 @@ func build(cfg *config.Config, logger *slog.Logger) (*built, error) {
 
 	b := &built{
 		targets:        make(map[string]*target, len(settings)),
-		info:           make(map[string]prometheus.Metric, len(settings)),
+		info:           make(map[string]targetInfo, len(settings)),
 		maxConcurrency: cmp.Or(s.MaxConcurrency, defaultMaxConcurrency),
 	}
 	// target_info carries every target's own labels; a family needs one label
@@ -143,9 +150,23 @@ func build(cfg *config.Config, logger *slog.Logger) (*built, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	infoDesc := prometheus.NewDesc("meetnoc_snmp_target_info",
-		"Configuration of an SNMP target: its address, profiles and own labels; always 1.",
-		append([]string{"target", "address", "profiles"}, keys...), nil)
+	const infoHelp = "Configuration of an SNMP target: its address, profiles and own labels; always 1."
+	infoNames := append([]string{"target", "address", "profiles"}, keys...)
+	infoDesc := prometheus.NewDesc("meetnoc_snmp_target_info", infoHelp, infoNames, nil)
+	infoFamily := &exposition.Family{Name: "meetnoc_snmp_target_info", Help: infoHelp, Type: "gauge"}
+	// The text format's lines carry their labels sorted by name.
+	infoOrder := make([]int, len(infoNames))
+	for i := range infoOrder {
+		infoOrder[i] = i
+	}
+	slices.SortFunc(infoOrder, func(a, b int) int { return strings.Compare(infoNames[a], infoNames[b]) })
+	sortedNames := make([]string, len(infoNames))
+	for i, j := range infoOrder {
+		sortedNames[i] = infoNames[j]
+	}
+	infoSeries := exposition.NewSeries("meetnoc_snmp_target_info", sortedNames...)
+	cp := compressors.Get().(*exposition.Compressor)
+	defer compressors.Put(cp)
 
 	for _, ts := range settings {
 		pps := make([]*profilePlan, len(ts.Profiles))
@@ -161,7 +182,13 @@ func build(cfg *config.Config, logger *slog.Logger) (*built, error) {
 		if err != nil {
 			return nil, fmt.Errorf("snmp: target %q: %w", ts.Name, err)
 		}
-		b.info[ts.Name] = m
+		sorted := make([]string, len(values))
+		for i, j := range infoOrder {
+			sorted[i] = values[j]
+		}
+		b.info[ts.Name] = targetInfo{metric: m, parts: []exposition.Part{
+			{Family: infoFamily, Chunk: cp.Compress(infoSeries.Append(nil, sorted, 1))},
+		}}
 	}
 	return b, nil
 }
@@ -301,28 +328,6 @@ func (c *Collector) Status() []TargetStatus {
 	return out
 }
 
-// The poller's own metrics, per target.
-var (
-	descUp = prometheus.NewDesc("meetnoc_snmp_up",
-		"Whether the last poll of the SNMP target succeeded (1) or failed (0).", []string{"target"}, nil)
-	descDuration = prometheus.NewDesc("meetnoc_snmp_poll_duration_seconds",
-		"How long the last poll of the SNMP target took.", []string{"target"}, nil)
-	descPolls = prometheus.NewDesc("meetnoc_snmp_polls_total",
-		"Polls of the SNMP target by result: ok, timeout (no answer), auth (SNMPv3 credentials rejected) or error.", []string{"target", "result"}, nil)
-	descLastSuccess = prometheus.NewDesc("meetnoc_snmp_last_success_timestamp_seconds",
-		"When the last successful poll of the SNMP target finished, as a Unix time.", []string{"target"}, nil)
-	descOverruns = prometheus.NewDesc("meetnoc_snmp_poll_overruns_total",
-		"Polls of the SNMP target that took longer than its interval.", []string{"target"}, nil)
-	descVarbinds = prometheus.NewDesc("meetnoc_snmp_varbinds",
-		"Variable bindings received in the last poll of the SNMP target.", []string{"target"}, nil)
-	descRequests = prometheus.NewDesc("meetnoc_snmp_requests_total",
-		"SNMP requests sent to the target, retries and SNMPv3 discovery included.", []string{"target"}, nil)
-	descRestarts = prometheus.NewDesc("meetnoc_snmp_agent_restarts_total",
-		"Times the target's sysUpTime.0 went backwards: its agent or the device restarted.", []string{"target"}, nil)
-	descMaxRep = prometheus.NewDesc("meetnoc_snmp_max_repetitions",
-		"GETBULK max-repetitions the target is walked with after automatic back-off; 0 while it is walked with GETNEXT.", []string{"target"}, nil)
-)
-
 // selfMetricNames are reserved: no profile may emit them.
 var selfMetricNames = map[string]bool{
 	"meetnoc_snmp_up": true, "meetnoc_snmp_poll_duration_seconds": true, "meetnoc_snmp_polls_total": true,
@@ -336,50 +341,74 @@ var selfMetricNames = map[string]bool{
 func (c *Collector) Describe(chan<- *prometheus.Desc) {}
 
 // Collect sends every target's metrics from its latest snapshot; it never touches
-// the network.
+// the network. It builds a const metric per series: the general path, for
+// registries and tests; the daemon's /metrics serves Exposition's chunks.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RLock()
 	targets := make([]*target, 0, len(c.targets))
 	infos := make([]prometheus.Metric, 0, len(c.targets))
 	for name, t := range c.targets {
 		targets = append(targets, t)
-		infos = append(infos, c.info[name])
+		infos = append(infos, c.info[name].metric)
 	}
 	c.mu.RUnlock()
 
+	var vals []string
 	for i, t := range targets {
 		name := t.ts.Name
 		ch <- infos[i]
 		s := t.snap.Load()
-		if s == nil {
-			// Not polled yet: the counters exist from the start, at zero, so
-			// that rate() and increase() see the first event.
-			s = &snapshot{maxRep: t.ts.MaxRepetitions, getNext: t.ts.UseGetNext}
-		} else {
-			up := 0.0
-			if s.up {
-				up = 1
+		polled := s != nil
+		if !polled {
+			s = t.initial
+		}
+		selfSamples(s, polled, func(m *selfMetric, result string, v float64) {
+			if result != "" {
+				ch <- prometheus.MustNewConstMetric(m.desc, m.valueType, v, result, name)
+			} else {
+				ch <- prometheus.MustNewConstMetric(m.desc, m.valueType, v, name)
 			}
-			ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, name)
-			ch <- prometheus.MustNewConstMetric(descDuration, prometheus.GaugeValue, s.duration.Seconds(), name)
-			ch <- prometheus.MustNewConstMetric(descVarbinds, prometheus.GaugeValue, float64(s.varbinds), name)
-			if !s.lastSuccess.IsZero() {
-				ch <- prometheus.MustNewConstMetric(descLastSuccess, prometheus.GaugeValue, float64(s.lastSuccess.UnixNano())/1e9, name)
-			}
-		}
-		for r, result := range results {
-			ch <- prometheus.MustNewConstMetric(descPolls, prometheus.CounterValue, float64(s.polls[r]), name, result)
-		}
-		ch <- prometheus.MustNewConstMetric(descOverruns, prometheus.CounterValue, float64(s.overruns), name)
-		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(s.requests), name)
-		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(s.restarts), name)
-		maxRep := float64(s.maxRep)
-		if s.getNext {
-			maxRep = 0
-		}
-		ch <- prometheus.MustNewConstMetric(descMaxRep, prometheus.GaugeValue, maxRep, name)
+		})
 		for j := range s.samples {
-			ch <- &s.samples[j]
+			smp := &s.samples[j]
+			m := smp.metric
+			vals = m.labelValues(vals[:0], smp.row)
+			vt := prometheus.GaugeValue
+			if m.counter {
+				vt = prometheus.CounterValue
+			}
+			metric, err := prometheus.NewConstMetric(m.desc, vt, smp.value, vals...)
+			if err != nil {
+				metric = prometheus.NewInvalidMetric(m.desc, err)
+			}
+			ch <- metric
 		}
 	}
+}
+
+// Exposition returns every target's pre-rendered chunks (its target_info, and
+// its profile series and own series as of its last poll), one or more slices
+// per target, in target name order. The slices are the snapshots' own: read
+// them, never modify them. It holds the lock only to list the targets.
+func (c *Collector) Exposition() [][]exposition.Part {
+	c.mu.RLock()
+	targets := make([]*target, 0, len(c.targets))
+	infos := make(map[*target][]exposition.Part, len(c.targets))
+	for name, t := range c.targets {
+		targets = append(targets, t)
+		infos[t] = c.info[name].parts
+	}
+	c.mu.RUnlock()
+	slices.SortFunc(targets, func(a, b *target) int { return strings.Compare(a.ts.Name, b.ts.Name) })
+
+	out := make([][]exposition.Part, 0, 2*len(targets))
+	for _, t := range targets {
+		out = append(out, infos[t])
+		if s := t.snap.Load(); s != nil {
+			out = append(out, s.parts)
+		} else {
+			out = append(out, t.initialParts)
+		}
+	}
+	return out
 }

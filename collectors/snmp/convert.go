@@ -3,10 +3,10 @@ package snmp
 import (
 	"hash/maphash"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/meetnoc/meetnoc/internal/exposition"
 )
 
 // column is one walked table column: its cells by row index (the OID suffix
@@ -26,36 +26,29 @@ func newFetched() *fetched {
 	return &fetched{scalars: make(map[string]cell), columns: make(map[string]*column)}
 }
 
-// sample is one exported series. It implements prometheus.Metric directly: its
-// label pairs are built once per poll and shared by every metric of a table row,
-// where prometheus.NewConstMetric would build them anew for each.
+// sample is one exported series, compact: its metric, the row that gives its
+// label values (shared by every metric of a table row) and its value. A
+// snapshot keeps these for Collect and the status page; /metrics is served
+// from the snapshot's pre-rendered chunks instead.
 type sample struct {
-	desc    *prometheus.Desc
-	counter bool
-	value   float64
-	labels  []*dto.LabelPair // sorted by name; shared, never modified
+	metric *metricPlan
+	row    *row
+	value  float64
 }
 
-func (s *sample) Desc() *prometheus.Desc { return s.desc }
-
-func (s *sample) Write(m *dto.Metric) error {
-	m.Label = s.labels
-	if s.counter {
-		m.Counter = &dto.Counter{Value: &s.value}
-	} else {
-		m.Gauge = &dto.Gauge{Value: &s.value}
-	}
-	return nil
+// row is one table row's label values, in the order of its table's sorted row
+// label names (the target label included); a scalar's row is the target name.
+type row struct {
+	values []string
 }
 
 // targetPlan is what one target fetches and exports: its profiles' plans, bound to
 // the target's name.
 type targetPlan struct {
+	name     string
 	profiles []*profilePlan
-	// targetPairs[i] carries the target's name under profiles[i]'s target label.
-	targetPairs []*dto.LabelPair
-	// scalarLabels[i][j] are the sorted labels of profiles[i].scalars[j].
-	scalarLabels [][][]*dto.LabelPair
+	// targetRows[i] is the row of profiles[i]'s scalars: the target's name.
+	targetRows []*row
 	// getOIDs are fetched by GET (leading dot): sysUpTime.0, then every scalar
 	// OID with its fallbacks.
 	getOIDs []string
@@ -65,16 +58,22 @@ type targetPlan struct {
 	// shared names metrics that more than one table or scalar of this target
 	// emits; only their samples need checking for duplicates.
 	shared map[string]bool
+	// families are the metric families the profiles emit, by name; slot maps
+	// each metric to its family's index there.
+	families []*exposition.Family
+	slot     map[*metricPlan]int
 }
 
 const sysUpTimeOID = "1.3.6.1.2.1.1.3.0"
 
 func newTargetPlan(name string, profiles []*profilePlan) *targetPlan {
-	tp := &targetPlan{profiles: profiles, shared: make(map[string]bool)}
+	tp := &targetPlan{name: name, profiles: profiles, shared: make(map[string]bool), slot: make(map[*metricPlan]int)}
 	seenGet := map[string]bool{sysUpTimeOID: true}
 	tp.getOIDs = append(tp.getOIDs, "."+sysUpTimeOID)
 	seenWalk := map[string]bool{}
 	emitters := map[string]int{}
+	families := map[string]*exposition.Family{}
+	var metrics []*metricPlan
 	addWalk := func(oid string) {
 		if !seenWalk[oid] {
 			seenWalk[oid] = true
@@ -82,12 +81,10 @@ func newTargetPlan(name string, profiles []*profilePlan) *targetPlan {
 		}
 	}
 	for _, pp := range profiles {
-		pair := &dto.LabelPair{Name: new(pp.targetLabel), Value: new(name)}
-		tp.targetPairs = append(tp.targetPairs, pair)
-		var scalarLabels [][]*dto.LabelPair
+		tp.targetRows = append(tp.targetRows, &row{values: []string{name}})
 		for _, m := range pp.scalars {
-			scalarLabels = append(scalarLabels, mergePairs([]*dto.LabelPair{pair}, m.constPairs))
 			emitters[m.name]++
+			metrics = append(metrics, m)
 			for _, oid := range m.oids {
 				if !seenGet[oid] {
 					seenGet[oid] = true
@@ -95,10 +92,10 @@ func newTargetPlan(name string, profiles []*profilePlan) *targetPlan {
 				}
 			}
 		}
-		tp.scalarLabels = append(tp.scalarLabels, scalarLabels)
 		for _, t := range pp.tables {
 			for _, m := range t.metrics {
 				emitters[m.name]++
+				metrics = append(metrics, m)
 				addWalk(m.oids[0])
 			}
 			for _, l := range t.labels {
@@ -113,15 +110,25 @@ func newTargetPlan(name string, profiles []*profilePlan) *targetPlan {
 			tp.shared[name] = true
 		}
 	}
+	for _, m := range metrics {
+		if families[m.name] == nil {
+			families[m.name] = m.family
+			tp.families = append(tp.families, m.family)
+		}
+	}
+	slices.SortFunc(tp.families, func(a, b *exposition.Family) int { return strings.Compare(a.Name, b.Name) })
+	for _, m := range metrics {
+		tp.slot[m] = slices.IndexFunc(tp.families, func(f *exposition.Family) bool { return f.Name == m.name })
+	}
 	return tp
 }
 
 // heldRow is a hold_missing row last seen in an answer from the agent.
 type heldRow struct {
-	labels   []*dto.LabelPair
+	row      *row
 	lastSeen time.Time
 	seq      uint64 // the conversion that last saw it
-	copied   bool   // labels no longer point into a poll's shared blocks
+	copied   bool   // row no longer points into a poll's shared blocks
 }
 
 // converter turns a target's fetched data into samples. It remembers
@@ -140,7 +147,9 @@ type converter struct {
 	values    []float64
 	flags     []uint8
 	labelVals []string
+	groupVals []string
 	keyBuf    []byte
+	valsBuf   []string
 	metricCol []*column
 	labelCol  []*column
 	emitted   map[string]struct{}
@@ -150,8 +159,8 @@ type converter struct {
 // rowGroup is the rows of a table that share one label set (one row, unless the
 // table aggregates).
 type rowGroup struct {
-	values []string // the table labels' values
-	labels []*dto.LabelPair
+	values []string // the table labels' values, in the table's label order
+	row    *row
 }
 
 const (
@@ -178,27 +187,44 @@ func (cv *converter) convert(data *fetched, now time.Time, holdFor time.Duration
 	clear(cv.emitted)
 	out := make([]sample, 0, cv.last+cv.last/8+8)
 	for pi, pp := range cv.plan.profiles {
-		for si, m := range pp.scalars {
+		for _, m := range pp.scalars {
 			for _, oid := range m.oids {
 				c, ok := data.scalars[oid]
 				if !ok {
 					continue
 				}
 				if v, ok := m.value(c); ok {
-					out = cv.emit(out, m, cv.plan.scalarLabels[pi][si], v)
+					out = cv.emit(out, m, cv.plan.targetRows[pi], v)
 				}
 				break
 			}
 		}
 		for _, t := range pp.tables {
-			out = cv.table(out, t, cv.plan.targetPairs[pi], data, now, holdFor)
+			out = cv.table(out, t, data, now, holdFor)
 		}
 	}
 	cv.last = len(out)
+	cv.release()
 	return out
 }
 
-func (cv *converter) table(out []sample, t *tablePlan, targetPair *dto.LabelPair, data *fetched, now time.Time, holdFor time.Duration) []sample {
+// release lets go of what the scratch space points to between polls: the
+// fetched columns (every cell of the answer) and the keys of the poll's rows.
+func (cv *converter) release() {
+	clear(cv.metricCol[:cap(cv.metricCol)])
+	clear(cv.labelCol[:cap(cv.labelCol)])
+	clear(cv.groups[:cap(cv.groups)])
+	clear(cv.rows[:cap(cv.rows)])
+	clear(cv.labelVals)
+	clear(cv.groupVals)
+	// Maps keep their tables when cleared; for a few hundred entries that is
+	// tens of kB a target, kept for nothing between polls. New ones are cheap.
+	cv.rowSeen = make(map[string]struct{})
+	cv.groupOf = make(map[uint64]int32)
+	cv.emitted = make(map[string]struct{})
+}
+
+func (cv *converter) table(out []sample, t *tablePlan, data *fetched, now time.Time, holdFor time.Duration) []sample {
 	// Resolve the columns once per table, not once per cell.
 	cv.metricCol = cv.metricCol[:0]
 	for _, m := range t.metrics {
@@ -239,11 +265,11 @@ func (cv *converter) table(out []sample, t *tablePlan, targetPair *dto.LabelPair
 	cv.flags = grow(cv.flags, nRows*nM)
 	clear(cv.flags)
 	cv.labelVals = grow(cv.labelVals, nL)
-	// Label storage for every group of this poll in three blocks; the samples
-	// keep them, so they are new on every poll.
-	strs := make([]string, nRows*nL)
-	pairs := make([]dto.LabelPair, nRows*nL)
-	ptrs := make([]*dto.LabelPair, nRows*(nL+1))
+	cv.groupVals = grow(cv.groupVals, nRows*nL)
+	// The rows of this poll in two blocks; the samples keep them, so they are
+	// new on every poll.
+	rows := make([]row, nRows)
+	rowVals := make([]string, nRows*(nL+1))
 
 	for _, idx := range cv.rows {
 		off := 0
@@ -269,19 +295,17 @@ func (cv *converter) table(out []sample, t *tablePlan, targetPair *dto.LabelPair
 			g = int32(len(cv.groups))
 			cv.groupOf[sum] = g
 			base := int(g) * nL
-			copy(strs[base:base+nL], cv.labelVals)
-			labels := ptrs[int(g)*(nL+1) : int(g+1)*(nL+1) : int(g+1)*(nL+1)]
+			copy(cv.groupVals[base:base+nL], cv.labelVals)
+			r := &rows[g]
+			r.values = rowVals[int(g)*(nL+1) : int(g+1)*(nL+1) : int(g+1)*(nL+1)]
 			for i, src := range t.rowSource {
 				if src < 0 {
-					labels[i] = targetPair
-					continue
+					r.values[i] = cv.plan.name
+				} else {
+					r.values[i] = cv.labelVals[src]
 				}
-				p := &pairs[base+src]
-				p.Name = &t.labels[src].name
-				p.Value = &strs[base+src]
-				labels[i] = p
 			}
-			cv.groups = append(cv.groups, rowGroup{values: strs[base : base+nL : base+nL], labels: labels})
+			cv.groups = append(cv.groups, rowGroup{values: cv.groupVals[base : base+nL : base+nL], row: r})
 		}
 		off = 0
 		for mi, m := range t.metrics {
@@ -314,15 +338,11 @@ func (cv *converter) table(out []sample, t *tablePlan, targetPair *dto.LabelPair
 			if f&flagSeen == 0 {
 				continue
 			}
-			labels := g.labels
-			if len(m.constPairs) > 0 {
-				labels = mergePairs(labels, m.constPairs)
-			}
 			if m.hold {
-				cv.remember(m, g.values, labels, now)
+				cv.remember(m, g.values, g.row, now)
 			}
 			if f&flagHas != 0 {
-				out = cv.emit(out, m, labels, cv.values[gi*nM+mi])
+				out = cv.emit(out, m, g.row, cv.values[gi*nM+mi])
 			}
 		}
 	}
@@ -377,22 +397,23 @@ func (m *metricPlan) value(c cell) (float64, bool) {
 	return v * m.scale, ok
 }
 
-func (cv *converter) emit(out []sample, m *metricPlan, labels []*dto.LabelPair, v float64) []sample {
+func (cv *converter) emit(out []sample, m *metricPlan, r *row, v float64) []sample {
 	if cv.plan.shared[m.name] {
 		cv.keyBuf = append(cv.keyBuf[:0], m.name...)
-		for _, l := range labels {
-			cv.keyBuf = append(append(cv.keyBuf, 0xff), l.GetValue()...)
+		cv.valsBuf = m.labelValues(cv.valsBuf[:0], r)
+		for _, v := range cv.valsBuf {
+			cv.keyBuf = append(append(cv.keyBuf, 0xff), v...)
 		}
 		if _, dup := cv.emitted[string(cv.keyBuf)]; dup {
 			return out
 		}
 		cv.emitted[string(cv.keyBuf)] = struct{}{}
 	}
-	return append(out, sample{desc: m.desc, counter: m.counter, value: v, labels: labels})
+	return append(out, sample{metric: m, row: r, value: v})
 }
 
 // remember notes that a hold_missing row was in the agent's answer.
-func (cv *converter) remember(m *metricPlan, values []string, labels []*dto.LabelPair, now time.Time) {
+func (cv *converter) remember(m *metricPlan, values []string, r *row, now time.Time) {
 	rows := cv.hold[m]
 	if rows == nil {
 		rows = make(map[string]*heldRow)
@@ -407,7 +428,7 @@ func (cv *converter) remember(m *metricPlan, values []string, labels []*dto.Labe
 		h = &heldRow{}
 		rows[string(cv.keyBuf)] = h
 	}
-	h.labels, h.lastSeen, h.seq, h.copied = labels, now, cv.seq, false
+	h.row, h.lastSeen, h.seq, h.copied = r, now, cv.seq, false
 }
 
 // held exports the hold_missing rows of t that this answer lacked, until they
@@ -426,37 +447,12 @@ func (cv *converter) held(out []sample, t *tablePlan, now time.Time, holdFor tim
 				continue
 			}
 			if !h.copied {
-				// Let go of the poll's label blocks the row pointed into.
-				h.labels = copyPairs(h.labels)
+				// Let go of the poll's row blocks the row pointed into.
+				h.row = &row{values: slices.Clone(h.row.values)}
 				h.copied = true
 			}
-			out = cv.emit(out, m, h.labels, m.missingValue)
+			out = cv.emit(out, m, h.row, m.missingValue)
 		}
-	}
-	return out
-}
-
-// mergePairs merges two sorted label lists into a new one.
-func mergePairs(a, b []*dto.LabelPair) []*dto.LabelPair {
-	out := make([]*dto.LabelPair, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		if a[i].GetName() < b[j].GetName() {
-			out = append(out, a[i])
-			i++
-		} else {
-			out = append(out, b[j])
-			j++
-		}
-	}
-	out = append(out, a[i:]...)
-	return append(out, b[j:]...)
-}
-
-func copyPairs(in []*dto.LabelPair) []*dto.LabelPair {
-	out := make([]*dto.LabelPair, len(in))
-	for i, p := range in {
-		out[i] = &dto.LabelPair{Name: new(p.GetName()), Value: new(p.GetValue())}
 	}
 	return out
 }

@@ -215,13 +215,13 @@ func series(samples []sample) map[string]float64 {
 	for i := range samples {
 		s := &samples[i]
 		var b strings.Builder
-		b.WriteString(descName(s.desc))
+		b.WriteString(descName(s.metric.desc))
 		b.WriteByte('{')
-		for j, l := range s.labels {
+		for j, v := range s.metric.labelValues(nil, s.row) {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "%s=%q", l.GetName(), l.GetValue())
+			fmt.Fprintf(&b, "%s=%q", s.metric.labels[j], v)
 		}
 		b.WriteByte('}')
 		if _, dup := out[b.String()]; dup {

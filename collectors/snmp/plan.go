@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/meetnoc/meetnoc/internal/config"
+	"github.com/meetnoc/meetnoc/internal/exposition"
 )
 
 // A profilePlan is a profile compiled for polling: OIDs normalised, descriptors
@@ -54,9 +54,29 @@ type metricPlan struct {
 	sum          bool
 	hold         bool
 	missingValue float64
-	// constPairs are the metric's constant labels, sorted by name.
-	constPairs []*dto.LabelPair
-	desc       *prometheus.Desc
+	// labels are the metric's label names, sorted: its row's and its constant
+	// labels. labelSrc[i] says where labels[i]'s value comes from: i ≥ 0 is the
+	// row's value i (a row's values follow its sorted row label names), -j-1
+	// is constValues[j].
+	labels      []string
+	labelSrc    []int
+	constValues []string
+	desc        *prometheus.Desc
+	// family is shared by every metric of the name; series renders its lines.
+	family *exposition.Family
+	series exposition.Series
+}
+
+// labelValues appends the values of m's labels, in their order, for a row.
+func (m *metricPlan) labelValues(dst []string, r *row) []string {
+	for _, src := range m.labelSrc {
+		if src >= 0 {
+			dst = append(dst, r.values[src])
+		} else {
+			dst = append(dst, m.constValues[-src-1])
+		}
+	}
+	return dst
 }
 
 // Label formats.
@@ -76,6 +96,7 @@ type family struct {
 	counter bool
 	labels  []string // sorted
 	origin  string   // "profile if_mib", for errors
+	meta    *exposition.Family
 }
 
 // compileProfiles compiles the named profiles and checks that they agree with
@@ -235,6 +256,7 @@ func compileMetric(pm *config.ProfileMetric, rowLabels []string, origin string, 
 	}
 	m.oids = oids
 
+	rowNames, _ := sortedRowLabels(rowLabels)
 	labels := slices.Clone(rowLabels)
 	constNames := make([]string, 0, len(pm.Labels))
 	for k := range pm.Labels {
@@ -248,16 +270,25 @@ func compileMetric(pm *config.ProfileMetric, rowLabels []string, origin string, 
 	}
 	sort.Strings(constNames)
 	for _, k := range constNames {
-		m.constPairs = append(m.constPairs, &dto.LabelPair{Name: new(k), Value: new(sanitizeString(pm.Labels[k]))})
+		m.constValues = append(m.constValues, sanitizeString(pm.Labels[k]))
 	}
 	labels = append(labels, constNames...)
 	sort.Strings(labels)
+	m.labels = labels
+	for _, l := range labels {
+		if i := slices.Index(rowNames, l); i >= 0 {
+			m.labelSrc = append(m.labelSrc, i)
+		} else {
+			m.labelSrc = append(m.labelSrc, -slices.Index(constNames, l)-1)
+		}
+	}
 
 	help := pm.Help
 	if help == "" {
 		help = pm.Name + " polled over SNMP."
 	}
-	if f, ok := families[pm.Name]; ok {
+	f, ok := families[pm.Name]
+	if ok {
 		switch {
 		case f.help != help:
 			return nil, fmt.Errorf("help %q differs from %q in %s", help, f.help, f.origin)
@@ -267,9 +298,17 @@ func compileMetric(pm *config.ProfileMetric, rowLabels []string, origin string, 
 			return nil, fmt.Errorf("labels %v differ from %v in %s", labels, f.labels, f.origin)
 		}
 	} else {
-		families[pm.Name] = &family{help: help, counter: m.counter, labels: labels, origin: origin}
+		typ := "gauge"
+		if m.counter {
+			typ = "counter"
+		}
+		f = &family{help: help, counter: m.counter, labels: labels, origin: origin,
+			meta: &exposition.Family{Name: pm.Name, Help: help, Type: typ}}
+		families[pm.Name] = f
 	}
 	m.desc = prometheus.NewDesc(pm.Name, help, labels, nil)
+	m.family = f.meta
+	m.series = exposition.NewSeries(pm.Name, labels...)
 	return m, nil
 }
 

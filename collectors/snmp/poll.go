@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/meetnoc/meetnoc/internal/config"
+	"github.com/meetnoc/meetnoc/internal/exposition"
 )
 
 // restartNoteFor is how long the status page mentions an agent restart.
@@ -29,13 +32,19 @@ type target struct {
 	snap     atomic.Pointer[snapshot]
 	nextPoll atomic.Int64 // Unix nanoseconds; 0 when not scheduled
 
+	// initial is the state before the first poll, for Collect; initialParts
+	// is it rendered. Both are fixed at creation.
+	initial      *snapshot
+	initialParts []exposition.Part
+
 	// cancel stops the target's polling goroutine; set and used under
 	// Collector.mu.
 	cancel context.CancelFunc
 
 	mu sync.Mutex // one poll at a time; guards what follows
-	// The session lives across polls (SNMPv3 engine discovery and key
-	// derivation once); a failed poll drops it, so the next starts afresh.
+	// An SNMPv3 session lives across polls (engine discovery and key
+	// derivation once); a v2c one lasts one poll. A failed poll drops it, so
+	// the next starts afresh.
 	sess      *gosnmp.GoSNMP
 	conn      net.Conn
 	closed    bool
@@ -54,13 +63,16 @@ type target struct {
 }
 
 func newTarget(ts *targetSettings, plan *targetPlan, logger *slog.Logger) *target {
-	return &target{
-		ts:     ts,
-		plan:   plan,
-		logger: logger.With("target", ts.Name),
-		walk:   newWalkState(ts.MaxRepetitions),
-		conv:   newConverter(plan),
+	t := &target{
+		ts:      ts,
+		plan:    plan,
+		logger:  logger.With("target", ts.Name),
+		walk:    newWalkState(ts.MaxRepetitions),
+		conv:    newConverter(plan),
+		initial: &snapshot{maxRep: ts.MaxRepetitions, getNext: ts.UseGetNext},
 	}
+	t.initialParts = render(plan, t.initial, false)
+	return t
 }
 
 // pollDeadline bounds one poll, so that an agent that answers ever so slowly
@@ -144,8 +156,13 @@ func (t *target) poll(parent context.Context) (*snapshot, error) {
 	s.failures = t.failures
 	s.maxRep, s.getNext = t.walk.maxRep, t.ts.UseGetNext || t.walk.getNext
 	s.polls, s.overruns, s.requests, s.restarts = t.polls, t.overruns, t.requests, t.restarts
+	s.parts = render(t.plan, s, true)
 	t.snap.Store(s)
-	if t.closed {
+	if t.closed || t.ts.Auth.Version != config.Version3 {
+		// A v2c session is only a socket and gosnmp's 64 kB receive buffer:
+		// a thousand kept between polls hold 64 MB for nothing. An SNMPv3
+		// session keeps what is worth keeping (engine discovery, localized
+		// keys), so it lives on.
 		t.dropSession()
 	}
 	if pe != nil {

@@ -1,6 +1,10 @@
 package snmp
 
-import "time"
+import (
+	"time"
+
+	"github.com/meetnoc/meetnoc/internal/exposition"
+)
 
 // snapshot is a target's state as of its last poll. A poll builds a new one and
 // swaps it in atomically; once stored it is never modified, so Collect and Status
@@ -20,6 +24,9 @@ type snapshot struct {
 	// samples are the profile series; empty when the poll failed, so that a
 	// dead target's data vanishes at once instead of going stale.
 	samples []sample
+	// parts are the samples and the target's own series, rendered and
+	// compressed, one chunk per family, for /metrics.
+	parts []exposition.Part
 
 	// Counters since the target (re)started.
 	polls    [len(results)]uint64

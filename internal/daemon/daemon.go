@@ -106,12 +106,15 @@ func New(opts Options) (*Daemon, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		d.reloadOK, d.reloadTime, d.reloadsTotal,
-		d.snmp,
 	)
+	// The SNMP collector is not registered: /metrics serves its pre-rendered
+	// chunks beside the registry's families (see serveMetrics), and a family
+	// name in both is refused there rather than duplicated.
 	return d, nil
 }
 
-// Registry is the registry /metrics serves (tests lint it).
+// Registry is the registry whose families /metrics serves beside the SNMP
+// collector's (tests lint it).
 func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
 
 // Config is the config in force.

@@ -31,12 +31,10 @@ type running struct {
 	done    chan error
 }
 
-// startDaemon runs a daemon on the lab network's config, with extraTargets (YAML
-// list items) appended to its targets.
-func startDaemon(t *testing.T, extraTargets ...string) *running {
+// labConfig starts the lab network and writes its config, polling every second,
+// with extraTargets (YAML list items) appended to its targets.
+func labConfig(t *testing.T, ctx context.Context, extraTargets ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	network, err := lab.Start(ctx, lab.Options{Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
@@ -53,16 +51,29 @@ func startDaemon(t *testing.T, extraTargets ...string) *running {
 	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return cfgFile
+}
+
+func testLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startDaemon runs a daemon on the lab network's config, with extraTargets (YAML
+// list items) appended to its targets.
+func startDaemon(t *testing.T, extraTargets ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cfgFile := labConfig(t, ctx, extraTargets...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
 	empty := ""
-	d, err := New(Options{ConfigFile: cfgFile, Logger: logger, Listener: ln, WebConfig: &web.FlagConfig{WebConfigFile: &empty}})
+	d, err := New(Options{ConfigFile: cfgFile, Logger: testLogger(), Listener: ln, WebConfig: &web.FlagConfig{WebConfigFile: &empty}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,10 +149,15 @@ func TestDaemonServesTheLab(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	// OpenMetrics negotiation aside, the plain text format passes promtool's linter.
+	// The whole exposition, registry and pre-rendered SNMP chunks together,
+	// passes promtool's linter; so do the registry and the SNMP collector's
+	// Collect on their own.
 	testenv.CheckMetrics(t, []byte(metrics))
 	if problems, err := testutil.GatherAndLint(r.d.Registry()); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", err, problems)
+	}
+	if problems, err := testutil.CollectAndLint(r.d.snmp); err != nil || len(problems) > 0 {
+		t.Errorf("lint of the SNMP collector: %v %v", err, problems)
 	}
 
 	// The status page: one row per target, readable without external assets.
