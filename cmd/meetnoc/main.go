@@ -44,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	runCmd := app.Command("run", "Run the daemon.")
 	runConfig := runCmd.Flag("config.file", "meetnoc configuration file.").Default("/etc/meetnoc/meetnoc.yml").String()
+	runShard := runCmd.Flag("shard", "Poll only this share of the SNMP targets, i/n (1 ≤ i ≤ n): n daemons with the same config split the targets by a stable hash of their names.").Default("").String()
 	runWeb := kingpinflag.AddFlags(runCmd, DefaultListenAddress)
 
 	checkCmd := app.Command("check", "Validate a configuration file: exit 0, or print every error and exit 1.")
@@ -71,7 +72,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	switch cmd {
 	case runCmd.FullCommand():
-		return runDaemon(ctx, logger, *runConfig, runWeb, stderr)
+		shard, err := config.ParseShard(*runShard)
+		if err != nil {
+			fmt.Fprintf(stderr, "meetnoc: --%v\n", err)
+			return 2
+		}
+		return runDaemon(ctx, logger, *runConfig, shard, runWeb, stderr)
 	case checkCmd.FullCommand():
 		return check(*checkFile, stdout, stderr)
 	case labCmd.FullCommand():
@@ -83,9 +89,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func runDaemon(ctx context.Context, logger *slog.Logger, configFile string, webCfg *web.FlagConfig, stderr io.Writer) int {
-	logger.Info("starting meetnoc", "version", version.Info(), "build_context", version.BuildContext(), "config", configFile)
-	d, err := daemon.New(daemon.Options{ConfigFile: configFile, WebConfig: webCfg, Logger: logger})
+func runDaemon(ctx context.Context, logger *slog.Logger, configFile string, shard config.Shard, webCfg *web.FlagConfig, stderr io.Writer) int {
+	logger.Info("starting meetnoc", "version", version.Info(), "build_context", version.BuildContext(), "config", configFile, "shard", shard)
+	d, err := daemon.New(daemon.Options{ConfigFile: configFile, WebConfig: webCfg, Logger: logger, Shard: shard})
 	if err != nil {
 		fmt.Fprintf(stderr, "meetnoc: cannot start:\n%v\n", err)
 		return 1

@@ -66,6 +66,10 @@ func TestUsageErrors(t *testing.T) {
 	if code := run([]string{"run", "--no-such-flag"}, &out, &errOut); code != 2 {
 		t.Errorf("unknown flag: exit %d, %q", code, errOut.String())
 	}
+	errOut.Reset()
+	if code := run([]string{"run", "--shard=3/2"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `shard "3/2": want i/n with 1 ≤ i ≤ n`) {
+		t.Errorf("bad shard: exit %d, %q", code, errOut.String())
+	}
 }
 
 func TestShippedConfigsCheck(t *testing.T) {

@@ -37,6 +37,9 @@ type Options struct {
 	Listener net.Listener
 	// ShutdownTimeout bounds a clean stop: in-flight scrapes and polls get this long.
 	ShutdownTimeout time.Duration
+	// Shard, when set, keeps only this daemon's share of the SNMP targets
+	// (`--shard=i/n`), at start and at every reload.
+	Shard config.Shard
 }
 
 // Daemon is one running meetnoc.
@@ -70,7 +73,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 5 * time.Second
 	}
-	cfg, err := config.Load(opts.ConfigFile)
+	cfg, err := loadConfig(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +116,19 @@ func New(opts Options) (*Daemon, error) {
 	return d, nil
 }
 
+// loadConfig loads and validates the config whole, then takes this daemon's shard.
+func loadConfig(opts Options) (*config.Config, error) {
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	opts.Shard.Select(cfg)
+	return cfg, nil
+}
+
+// SNMP is the SNMP collector (the benchmark polls through it).
+func (d *Daemon) SNMP() *snmp.Collector { return d.snmp }
+
 // Registry is the registry whose families /metrics serves beside the SNMP
 // collector's (tests lint it).
 func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
@@ -141,7 +157,7 @@ func (d *Daemon) Reload() error {
 }
 
 func (d *Daemon) reload() error {
-	cfg, err := config.Load(d.opts.ConfigFile)
+	cfg, err := loadConfig(d.opts)
 	if err != nil {
 		return err
 	}
