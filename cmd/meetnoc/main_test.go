@@ -9,10 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
 func TestCheck(t *testing.T) {
@@ -119,7 +120,7 @@ snmp:
 	addr := ln.Addr().String()
 	ln.Close()
 
-	var stderr syncBuffer
+	var stderr testenv.SyncBuffer
 	cmd := exec.Command(bin, "run", "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=debug")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -168,22 +169,4 @@ snmp:
 	if !strings.Contains(stderr.String(), "shutting down") {
 		t.Errorf("no shutdown log:\n%s", stderr.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer the child's stderr copier and the test can share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -18,30 +18,31 @@ import (
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's result, valid after done
 }
 
-// syncBuffer is a bytes.Buffer safe for a child's stdout and stderr at once.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writers: a child process's
+// stdout and stderr, and the test reading it.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
-func startProcess(name string, out *syncBuffer, path string, args ...string) (*process, error) {
+func startProcess(name string, out *SyncBuffer, path string, args ...string) (*process, error) {
 	cmd := exec.Command(path, args...)
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -139,7 +140,7 @@ func (a agentProbe) client(timeout time.Duration) *gosnmp.GoSNMP {
 
 // logOnFailure writes a component's output into the test log when the test failed,
 // at cleanup: an agent's complaint is usually the quickest explanation.
-func logOnFailure(t testing.TB, name string, out *syncBuffer) {
+func logOnFailure(t testing.TB, name string, out *SyncBuffer) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, out.String())

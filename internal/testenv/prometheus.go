@@ -30,7 +30,7 @@ func StartPrometheus(t testing.TB, config string) *Prometheus {
 		t.Fatal(err)
 	}
 	port := FreeTCPPort(t)
-	out := &syncBuffer{}
+	out := &SyncBuffer{}
 	p, err := startProcess("prometheus", out, bin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),

@@ -102,7 +102,7 @@ type Snmpd struct {
 	opts    SnmpdOptions
 	dir     string
 	conf    string
-	out     *syncBuffer
+	out     *SyncBuffer
 	mu      sync.Mutex
 	proc    *process
 	stopped bool
@@ -126,7 +126,7 @@ func StartSnmpd(t testing.TB, opts SnmpdOptions) *Snmpd {
 	if opts.IPv6 {
 		RequireIPv6(t)
 	}
-	s := &Snmpd{bin: bin, opts: opts, dir: t.TempDir(), out: &syncBuffer{}}
+	s := &Snmpd{bin: bin, opts: opts, dir: t.TempDir(), out: &SyncBuffer{}}
 	s.Port = FreeUDPPort(t)
 	// The persistent directory keeps the engine ID, the boot counter and the
 	// localized v3 keys across a Restart, as on a real agent. snmpd writes its

@@ -78,7 +78,7 @@ func StartSnmpsim(t testing.TB, dataDir string) *Snmpsim {
 		}
 		args = append(args, "--process-user=nobody", "--process-group="+groupOf(t, gid))
 	}
-	out := &syncBuffer{}
+	out := &SyncBuffer{}
 	logOnFailure(t, "snmpsimd", out)
 	p, err := startProcess("snmpsimd", out, bin, args...)
 	if err != nil {

@@ -415,12 +415,18 @@ func (a *Agent) answerCommunity(pkt []byte, r *berReader, version gosnmp.SnmpVer
 	if !a.process(&req, &resp) {
 		return nil
 	}
+	return a.encode(&env, s, &a.stats.responses)
+}
+
+// encode writes the message of env around s.vbl into s.out and counts it.
+func (a *Agent) encode(env *envelope, s *scratch, sent *atomic.Uint64) []byte {
+	var err error
 	s.out, err = env.appendMessage(s.out[:0], s.vbl, s)
 	if err != nil {
-		a.logger.Error("response cannot be encoded", "err", err)
+		a.logger.Error("message cannot be encoded", "pdu", env.pduType, "err", err)
 		return nil
 	}
-	a.stats.responses.Add(1)
+	sent.Add(1)
 	return s.out
 }
 

@@ -314,22 +314,9 @@ func (a *Agent) answerV3(pkt []byte, s *scratch) []byte {
 		return nil
 	}
 	s.ctx = append(append(s.ctx[:0], p.ContextEngineID...), p.ContextName...)
-	env := envelope{
-		version:     gosnmp.Version3,
-		msgID:       h.msgID,
-		maxSize:     maxRequestSize,
-		flags:       level,
-		engineID:    a.engineID,
-		boots:       int64(eng.boots),
-		time:        engineTime,
-		userName:    h.user,
-		user:        u,
-		salt:        a.salt.Add(1),
-		ctxEngineID: s.ctx[:len(p.ContextEngineID)],
-		ctxName:     s.ctx[len(p.ContextEngineID):],
-		pduType:     gosnmp.GetResponse,
-		requestID:   int64(int32(p.RequestID)),
-	}
+	env := a.v3Envelope(&h, u, level, eng, engineTime, gosnmp.GetResponse, int64(int32(p.RequestID)))
+	env.ctxEngineID = s.ctx[:len(p.ContextEngineID)]
+	env.ctxName = s.ctx[len(p.ContextEngineID):]
 	if len(env.ctxEngineID) > 0 && !bytes.Equal(env.ctxEngineID, a.engineID) {
 		n := a.stats.unknownContexts.Add(1)
 		return a.report(pkt, &h, s, u, level, oidUnknownPDUHandlers, n, eng, engineTime)
@@ -367,13 +354,7 @@ func (a *Agent) answerV3(pkt []byte, s *scratch) []byte {
 	} else if !a.process(&req, &resp) {
 		return nil
 	}
-	s.out, err = env.appendMessage(s.out[:0], s.vbl, s)
-	if err != nil {
-		a.logger.Error("response cannot be encoded", "err", err)
-		return nil
-	}
-	a.stats.responses.Add(1)
-	return s.out
+	return a.encode(&env, s, &a.stats.responses)
 }
 
 // decryptable checks what RFC 3414 8.3.2 and RFC 3826 3.1.4 call decryption
@@ -400,31 +381,30 @@ func (a *Agent) report(pkt []byte, h *v3Header, s *scratch, u *usmUser, level by
 	if h.flags&flagPriv == 0 {
 		requestID = peekRequestID(pkt, h.scopedAt)
 	}
-	env := envelope{
-		version:     gosnmp.Version3,
-		msgID:       h.msgID,
-		maxSize:     maxRequestSize,
-		flags:       level,
-		engineID:    a.engineID,
-		boots:       int64(eng.boots),
-		time:        engineTime,
-		userName:    h.user,
-		user:        u,
-		salt:        a.salt.Add(1),
-		ctxEngineID: a.engineID,
-		pduType:     gosnmp.Report,
-		requestID:   requestID,
-	}
+	env := a.v3Envelope(h, u, level, eng, engineTime, gosnmp.Report, requestID)
+	env.ctxEngineID = a.engineID
 	val := value{tag: byte(gosnmp.Counter32), kind: kindUint, u: uint64(uint32(count)), n: uintLen(uint64(uint32(count)))}
 	s.vbl = appendVarBind(s.vbl[:0], oid, &val)
-	var err error
-	s.out, err = env.appendMessage(s.out[:0], s.vbl, s)
-	if err != nil {
-		a.logger.Error("report cannot be encoded", "err", err)
-		return nil
+	return a.encode(&env, s, &a.stats.reports)
+}
+
+// v3Envelope is the header of an SNMPv3 message from this engine to the sender
+// of h, signed and encrypted as level says with u's keys.
+func (a *Agent) v3Envelope(h *v3Header, u *usmUser, level byte, eng *engineState, engineTime int64, pdu gosnmp.PDUType, requestID int64) envelope {
+	return envelope{
+		version:   gosnmp.Version3,
+		msgID:     h.msgID,
+		maxSize:   maxRequestSize,
+		flags:     level,
+		engineID:  a.engineID,
+		boots:     int64(eng.boots),
+		time:      engineTime,
+		userName:  h.user,
+		user:      u,
+		salt:      a.salt.Add(1),
+		pduType:   pdu,
+		requestID: requestID,
 	}
-	a.stats.reports.Add(1)
-	return s.out
 }
 
 // encrypt encrypts a scoped PDU in place: AES in CFB-128 mode with the IV of
