@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Where meetnoc's time and memory go in the SNMP benchmark: Go profiles of
-# bench/snmp/poller, which runs collectors/snmp as `meetnoc run` does (the same
-# /metrics handler options; with -run, Collector.Run) and adds /debug/pprof,
-# which the daemon does not serve.
+# bench/snmp/poller, which builds the daemon as `meetnoc run` does
+# (daemon.New), serves its handler (the real /metrics path) and, with -run,
+# polls on schedule as the daemon does (the SNMP collector's Run); it adds
+# /debug/pprof, which the daemon does not serve.
 #
 #   bench/snmp/profile.sh     # ~3 minutes; writes bench/snmp/profile-latest.txt
 #

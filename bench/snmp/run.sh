@@ -5,9 +5,12 @@
 #     poll the same snmpsimd agents, interleaved, through counting UDP relays:
 #     a real Catalyst 2960X recording (146 interfaces) and a generated
 #     800-interface switch. Wall time, SNMP packets, varbinds and CPU per poll.
+#     meetnoc's side is bench/snmp/poller: the daemon as `meetnoc run` builds it
+#     (daemon.New), polled on request, scraped through its own /metrics handler.
 #  2. Scale: one `meetnoc run` polls 1,000 simulated switches × 48 interfaces every
-#     30 s (agents from internal/lab/snmpagent in a process of their own):
-#     CPU % of one core, peak RSS, /metrics latency.
+#     30 s (lab.NewSwitchMIB switches behind internal/lab/snmpagent agents, in a
+#     process of their own): CPU % of one core, peak RSS, /metrics latency with
+#     gzip (as Prometheus scrapes) and without, CPU cost per scrape.
 #  3. The Go micro-benchmarks of collectors/snmp and internal/lab/snmpagent.
 #
 # Results: Markdown on stdout and in bench/snmp/results-latest.md.

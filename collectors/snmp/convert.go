@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/meetnoc/meetnoc/internal/exposition"
@@ -131,14 +132,23 @@ type heldRow struct {
 	copied   bool   // row no longer points into a poll's shared blocks
 }
 
-// converter turns a target's fetched data into samples. It remembers
-// hold_missing rows, and keeps scratch space between polls so that a steady
-// target allocates little more than the samples themselves.
+// converter turns a target's fetched data into samples. Between polls it keeps
+// only what must carry over: the hold_missing rows. Its working space comes
+// from a pool for the length of one conversion (convert), so that the heap
+// holds it for the polls in flight, not for every target.
 type converter struct {
 	plan *targetPlan
-	hold map[*metricPlan]map[string]*heldRow
+	hold map[*metricPlan]map[string]*heldRow // made on the first hold_missing row
 	seq  uint64
 
+	// convScratch is set only while convert runs (the target's mutex keeps
+	// conversions of one target apart); nil between polls.
+	*convScratch
+}
+
+// convScratch is one conversion's working space. A 48-interface switch needs
+// ~13 kB of it; kept per target, a thousand switches held 13 MB between polls.
+type convScratch struct {
 	rowSeen   map[string]struct{}
 	rows      []string
 	seed      maphash.Seed
@@ -153,7 +163,37 @@ type converter struct {
 	metricCol []*column
 	labelCol  []*column
 	emitted   map[string]struct{}
-	last      int
+	out       []sample // the samples as they are built; convert returns a copy, exactly sized
+}
+
+// convScratches holds the working space of conversions not under way. A
+// sync.Pool's contents live as long as they are in use, plus a GC cycle or two:
+// at most one per concurrent poll (max_concurrency) at a time.
+var convScratches = sync.Pool{New: func() any {
+	return &convScratch{
+		rowSeen: make(map[string]struct{}),
+		seed:    maphash.MakeSeed(),
+		groupOf: make(map[uint64]int32),
+		emitted: make(map[string]struct{}),
+	}
+}}
+
+// release lets go of what the working space points to: the fetched columns
+// (every cell of the answer), the keys of the poll's rows, the samples. A
+// pooled scratch must not keep a finished poll's data alive.
+func (sc *convScratch) release() {
+	clear(sc.metricCol[:cap(sc.metricCol)])
+	clear(sc.labelCol[:cap(sc.labelCol)])
+	clear(sc.groups[:cap(sc.groups)])
+	clear(sc.rows[:cap(sc.rows)])
+	clear(sc.labelVals[:cap(sc.labelVals)])
+	clear(sc.groupVals[:cap(sc.groupVals)])
+	clear(sc.valsBuf[:cap(sc.valsBuf)])
+	clear(sc.out[:cap(sc.out)])
+	sc.out = sc.out[:0]
+	clear(sc.rowSeen)
+	clear(sc.groupOf)
+	clear(sc.emitted)
 }
 
 // rowGroup is the rows of a table that share one label set (one row, unless the
@@ -169,23 +209,24 @@ const (
 )
 
 func newConverter(plan *targetPlan) *converter {
-	return &converter{
-		plan:    plan,
-		hold:    make(map[*metricPlan]map[string]*heldRow),
-		rowSeen: make(map[string]struct{}),
-		seed:    maphash.MakeSeed(),
-		groupOf: make(map[uint64]int32),
-		emitted: make(map[string]struct{}),
-	}
+	return &converter{plan: plan}
 }
 
 // convert builds the samples of one successful poll at time now. Rows of
 // hold_missing metrics that vanished less than holdFor ago are exported with
-// their missing value.
+// their missing value. The samples are exactly as many as it returns: the
+// snapshot keeps them until the next poll, and growth slack would stay with it.
 func (cv *converter) convert(data *fetched, now time.Time, holdFor time.Duration) []sample {
+	cv.convScratch = convScratches.Get().(*convScratch)
+	defer func() {
+		// Also on a panic (poll.go recovers from one): the scratch goes back
+		// clean, and the converter holds none between polls.
+		cv.release()
+		convScratches.Put(cv.convScratch)
+		cv.convScratch = nil
+	}()
 	cv.seq++
-	clear(cv.emitted)
-	out := make([]sample, 0, cv.last+cv.last/8+8)
+	out := cv.out[:0]
 	for pi, pp := range cv.plan.profiles {
 		for _, m := range pp.scalars {
 			for _, oid := range m.oids {
@@ -203,25 +244,10 @@ func (cv *converter) convert(data *fetched, now time.Time, holdFor time.Duration
 			out = cv.table(out, t, data, now, holdFor)
 		}
 	}
-	cv.last = len(out)
-	cv.release()
-	return out
-}
-
-// release lets go of what the scratch space points to between polls: the
-// fetched columns (every cell of the answer) and the keys of the poll's rows.
-func (cv *converter) release() {
-	clear(cv.metricCol[:cap(cv.metricCol)])
-	clear(cv.labelCol[:cap(cv.labelCol)])
-	clear(cv.groups[:cap(cv.groups)])
-	clear(cv.rows[:cap(cv.rows)])
-	clear(cv.labelVals)
-	clear(cv.groupVals)
-	// Maps keep their tables when cleared; for a few hundred entries that is
-	// tens of kB a target, kept for nothing between polls. New ones are cheap.
-	cv.rowSeen = make(map[string]struct{})
-	cv.groupOf = make(map[uint64]int32)
-	cv.emitted = make(map[string]struct{})
+	cv.out = out // to be cleared and reused
+	samples := make([]sample, len(out))
+	copy(samples, out)
+	return samples
 }
 
 func (cv *converter) table(out []sample, t *tablePlan, data *fetched, now time.Time, holdFor time.Duration) []sample {
@@ -414,6 +440,9 @@ func (cv *converter) emit(out []sample, m *metricPlan, r *row, v float64) []samp
 
 // remember notes that a hold_missing row was in the agent's answer.
 func (cv *converter) remember(m *metricPlan, values []string, r *row, now time.Time) {
+	if cv.hold == nil {
+		cv.hold = make(map[*metricPlan]map[string]*heldRow)
+	}
 	rows := cv.hold[m]
 	if rows == nil {
 		rows = make(map[string]*heldRow)

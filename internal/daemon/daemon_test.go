@@ -35,7 +35,12 @@ type running struct {
 // with extraTargets (YAML list items) appended to its targets.
 func labConfig(t *testing.T, ctx context.Context, extraTargets ...string) string {
 	t.Helper()
-	network, err := lab.Start(ctx, lab.Options{Host: "127.0.0.1"})
+	// The lab's clock runs from 10:00 on a meeting day: sessions are on, and the AP
+	// that fails at :10, :25, :40 and :55 is up for the next ten minutes, whatever
+	// the wall clock says, so that counts of APs do not depend on when tests run.
+	base, started := time.Date(2026, 11, 22, 10, 0, 0, 0, time.Local), time.Now()
+	clock := func() time.Time { return base.Add(time.Since(started)) }
+	network, err := lab.Start(ctx, lab.Options{Host: "127.0.0.1", Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,14 +49,15 @@ func (d *deviceFlags) Set(s string) error {
 
 // toolResult is one tool's measurement on one device.
 type toolResult struct {
-	Tool     string
-	Polls    int
-	CPU      time.Duration // over all measured polls
-	Walls    []time.Duration
-	Counts   relayCounts // over all measured polls
-	Series   int         // sample lines in one poll's output
-	Bytes    int         // size of one poll's output, uncompressed
-	Failures int
+	Tool      string
+	Polls     int
+	CPU       time.Duration // over all measured polls
+	Walls     []time.Duration
+	Counts    relayCounts // over all measured polls
+	Series    int         // sample lines in one poll's output
+	Bytes     int         // size of one poll's output, uncompressed
+	WireBytes int         // ... and as sent, gzipped
+	Failures  int
 }
 
 func (r *toolResult) perPoll(v uint64) float64 { return float64(v) / float64(r.Polls) }
@@ -84,39 +87,92 @@ func median(d []time.Duration) time.Duration {
 type poller interface {
 	name() string
 	pid() int
-	// poll does one full poll of dev and reads what the tool exposes for it.
-	poll(ctx context.Context, dev device) (out []byte, err error)
+	// poll does one full poll of dev and reads what the tool exposes for
+	// it, gzipped as Prometheus asks for it; the caller times it.
+	poll(ctx context.Context, dev device) (response, error)
+	// check tells whether a poll's output (decoded) is a full one.
+	check(text []byte) error
 	stop()
 }
 
 var client = &http.Client{Timeout: 2 * time.Minute}
 
-// get fetches u as Prometheus would: text format, gzip (Go's transport asks
-// for it and inflates the answer).
-func get(ctx context.Context, u string) ([]byte, error) { return fetch(ctx, u, true) }
+// response is a body as it came over the wire, and how it is encoded.
+type response struct {
+	raw     []byte
+	gzipped bool // Content-Encoding: gzip
+}
 
-func fetch(ctx context.Context, u string, gzip bool) ([]byte, error) {
+// text is the body decoded: inflated when it came gzipped (checking its CRC
+// and length, so a broken stream fails the run).
+func (r response) text() ([]byte, error) {
+	if !r.gzipped {
+		return r.raw, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(r.raw))
+	if err != nil {
+		return nil, fmt.Errorf("gzip body: %w", err)
+	}
+	zr.Multistream(false)
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("gzip body: %w", err)
+	}
+	return out, nil
+}
+
+// fetch GETs u in the text format. With gzip set it asks for gzip itself, as
+// Prometheus does: Go's transport then hands over the compressed bytes as they
+// came (it inflates only what it asked for on its own), so that timing fetch
+// times the server's work and the transfer, not the harness inflating; call
+// text afterwards, outside any timed section. Without gzip it asks for the
+// identity encoding.
+func fetch(ctx context.Context, u string, gzip bool) (response, error) {
+	return fetchSized(ctx, u, gzip, 0)
+}
+
+// fetchSized is fetch reading into a buffer of sizeHint bytes to begin with,
+// so that a large body is not copied over and over as the buffer grows while
+// the clock runs.
+func fetchSized(ctx context.Context, u string, gzip bool, sizeHint int) (response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return response{}, err
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	if !gzip {
+	if gzip {
+		req.Header.Set("Accept-Encoding", "gzip")
+	} else {
 		req.Header.Set("Accept-Encoding", "identity")
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return response{}, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	buf := bytes.NewBuffer(make([]byte, 0, max(sizeHint, 512)))
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return response{}, err
+	}
+	r := response{raw: buf.Bytes(), gzipped: resp.Header.Get("Content-Encoding") == "gzip"}
+	if resp.StatusCode != http.StatusOK {
+		text, _ := r.text()
+		return r, fmt.Errorf("GET %s: %s: %.300s", u, resp.Status, text)
+	}
+	if r.gzipped && !gzip {
+		return r, fmt.Errorf("GET %s: gzip-encoded answer to a request for identity", u)
+	}
+	return r, nil
+}
+
+// get fetches u where its timing does not matter (readiness, /poll's JSON)
+// and decodes the body.
+func get(ctx context.Context, u string) ([]byte, error) {
+	r, err := fetch(ctx, u, true)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return body, fmt.Errorf("GET %s: %s: %.300s", u, resp.Status, body)
-	}
-	return body, nil
+	return r.text()
 }
 
 // startProcess starts a child that dies with the harness.
@@ -142,7 +198,8 @@ func stopProcess(cmd *exec.Cmd) {
 	}
 }
 
-// meetnocPoller is bench/snmp/poller: collectors/snmp polling on request.
+// meetnocPoller is bench/snmp/poller: the daemon, its SNMP collector polling
+// on request.
 type meetnocPoller struct {
 	cmd  *exec.Cmd
 	base string
@@ -178,21 +235,36 @@ func (m *meetnocPoller) stop()        { stopProcess(m.cmd) }
 
 // poll polls, then scrapes /metrics once: meetnoc's poll and its exposition
 // are separate steps, and Prometheus scrapes once per poll interval.
-func (m *meetnocPoller) poll(ctx context.Context, dev device) ([]byte, error) {
+func (m *meetnocPoller) poll(ctx context.Context, dev device) (response, error) {
 	body, err := get(ctx, m.base+"/poll?target="+url.QueryEscape(dev.Name))
 	if err != nil {
-		return nil, err
+		return response{}, err
 	}
 	var res struct {
 		Error string `json:"error"`
 	}
 	if err := json.Unmarshal(body, &res); err != nil {
-		return nil, err
+		return response{}, err
 	}
 	if res.Error != "" {
-		return nil, errors.New(res.Error)
+		return response{}, errors.New(res.Error)
 	}
-	return get(ctx, m.base+"/metrics")
+	return fetch(ctx, m.base+"/metrics", true)
+}
+
+// check wants the target up and its interface series there.
+func (m *meetnocPoller) check(text []byte) error {
+	up := false
+	for line := range strings.Lines(string(text)) {
+		if strings.HasPrefix(line, "meetnoc_snmp_up{") && strings.HasSuffix(line, "} 1\n") {
+			up = true
+			break
+		}
+	}
+	if !up || !strings.Contains(string(text), "\nmeetnoc_interface_up{") {
+		return fmt.Errorf("meetnoc output lacks an up target with interfaces: %.300s", text)
+	}
+	return nil
 }
 
 // exporterPoller is Prometheus' snmp_exporter: a scrape of /snmp is a poll.
@@ -244,17 +316,17 @@ func (e *exporterPoller) name() string { return "snmp_exporter" }
 func (e *exporterPoller) pid() int     { return e.cmd.Process.Pid }
 func (e *exporterPoller) stop()        { stopProcess(e.cmd) }
 
-func (e *exporterPoller) poll(ctx context.Context, dev device) ([]byte, error) {
-	out, err := get(ctx, e.base+"/snmp?module="+url.QueryEscape(e.module)+"&target="+url.QueryEscape(e.relay[dev.Name]))
-	if err != nil {
-		return nil, err
+func (e *exporterPoller) poll(ctx context.Context, dev device) (response, error) {
+	return fetch(ctx, e.base+"/snmp?module="+url.QueryEscape(e.module)+"&target="+url.QueryEscape(e.relay[dev.Name]), true)
+}
+
+// check wants every walked column: 0.21 answers 200 with what it has when the
+// walk fails half way.
+func (e *exporterPoller) check(text []byte) error {
+	if !strings.Contains(string(text), "\nifHighSpeed{") {
+		return fmt.Errorf("snmp_exporter output lacks ifHighSpeed: %.300s", text)
 	}
-	// 0.21 answers 200 with what it has when the walk fails half way; a full
-	// poll has every walked column.
-	if !strings.Contains(string(out), "\nifHighSpeed{") {
-		return nil, fmt.Errorf("snmp_exporter output lacks ifHighSpeed: %.300s", out)
-	}
-	return out, nil
+	return nil
 }
 
 // seriesIn counts the sample lines of a text exposition.
@@ -307,17 +379,17 @@ func compareMain(args []string) error {
 
 	fmt.Println("### meetnoc and snmp_exporter 0.21 on the same agents")
 	fmt.Println()
-	fmt.Println("Per full if_mib poll; meetnoc's figures include one scrape of its /metrics per poll, snmp_exporter's poll is its scrape. Packets and varbinds counted by the harness's UDP relay; CPU is user+system time of the tool's process from /proc/PID/stat over all polls.")
+	fmt.Println("Per full if_mib poll. meetnoc's poll is a poll on request (`GET /poll`: the daemon's SNMP collector, `Collector.Poll`) plus one scrape of the daemon's own `/metrics` handler (bench/snmp/poller builds the daemon with `daemon.New`); snmp_exporter's poll is its scrape. Both scrapes ask for gzip, as Prometheus does. Packets and varbinds counted by the harness's UDP relay; CPU is user+system time of the tool's process from /proc/PID/stat over all polls.")
 	fmt.Println()
-	fmt.Println("| agent | tool | polls | wall/poll (median) | SNMP requests/poll (GET + GETNEXT + GETBULK) | responses/poll | UDP payload/poll | varbinds/poll | CPU/poll | CPU/varbind | series out |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| agent | tool | polls | wall/poll (median) | SNMP requests/poll (GET + GETNEXT + GETBULK) | responses/poll | UDP payload/poll | varbinds/poll | CPU/poll | CPU/varbind | series out | output text / gzip |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, d := range all {
 		for _, r := range d.Results {
-			fmt.Printf("| %s | %s | %d | %.1f ms | %.1f (%.1f + %.1f + %.1f) | %.1f | %.1f kB | %.0f | %.2f ms | %.2f µs | %d |\n",
+			fmt.Printf("| %s | %s | %d | %.1f ms | %.1f (%.1f + %.1f + %.1f) | %.1f | %.1f kB | %.0f | %.2f ms | %.2f µs | %d | %.0f / %.0f kB |\n",
 				d.Device.Label, r.Tool, r.Polls, ms(median(r.Walls)), r.perPoll(r.Counts.Requests),
 				r.perPoll(r.Counts.Gets), r.perPoll(r.Counts.GetNexts), r.perPoll(r.Counts.GetBulks), r.perPoll(r.Counts.Responses),
 				r.perPoll(r.Counts.RequestBytes+r.Counts.ResponseBytes)/1000, r.perPoll(r.Counts.Varbinds),
-				ms(r.cpuPerPoll()), r.cpuPerVarbind(), r.Series)
+				ms(r.cpuPerPoll()), r.cpuPerVarbind(), r.Series, float64(r.Bytes)/1000, float64(r.WireBytes)/1000)
 		}
 	}
 	fmt.Println()
@@ -389,7 +461,14 @@ snmp:
 	results := []*toolResult{{Tool: m.name(), Polls: dev.Polls}, {Tool: e.name(), Polls: dev.Polls}}
 	for range warmup {
 		for _, t := range tools {
-			if _, err := t.poll(ctx, dev); err != nil {
+			r, err := t.poll(ctx, dev)
+			if err == nil {
+				var text []byte
+				if text, err = r.text(); err == nil {
+					err = t.check(text)
+				}
+			}
+			if err != nil {
 				return nil, fmt.Errorf("%s warm-up poll: %w", t.name(), err)
 			}
 		}
@@ -410,15 +489,22 @@ snmp:
 		}
 		for _, k := range order {
 			start := time.Now()
-			out, err := tools[k].poll(ctx, dev)
+			r, err := tools[k].poll(ctx, dev)
 			wall := time.Since(start)
+			// Inflating and checking are the harness's work, outside the timing.
+			var out []byte
+			if err == nil {
+				if out, err = r.text(); err == nil {
+					err = tools[k].check(out)
+				}
+			}
 			if err != nil {
 				results[k].Failures++
 				fmt.Fprintf(os.Stderr, "harness: %s: %s poll %d failed: %v\n", dev.Name, tools[k].name(), i, err)
 				continue
 			}
 			results[k].Walls = append(results[k].Walls, wall)
-			results[k].Series, results[k].Bytes = seriesIn(out), len(out)
+			results[k].Series, results[k].Bytes, results[k].WireBytes = seriesIn(out), len(out), len(r.raw)
 		}
 	}
 	for i, t := range tools {

@@ -1,15 +1,20 @@
-// Command poller is meetnoc's SNMP poller (collectors/snmp) as a process of its
-// own, polling when told to, for the benchmark: the harness measures the CPU
-// time of this process per poll, as it measures snmp_exporter's per scrape.
+// Command poller is the meetnoc daemon (internal/daemon) as `meetnoc run`
+// builds it, polling when told to, for the benchmark: the harness measures the
+// CPU time of this process per poll, as it measures snmp_exporter's per scrape.
 //
-// It serves
+// It builds the daemon with daemon.New from the config file, as `meetnoc run`
+// does, and serves on one address
 //
-//	GET /poll?target=NAME   poll the target now (collectors/snmp Collector.Poll), answer JSON
-//	GET /metrics            the collector's output, with the handler options of `meetnoc run`
-//	GET /debug/pprof/       Go profiles, to see where the time goes
+//	GET /poll?target=NAME   poll the target now (the daemon's SNMP collector, Collector.Poll), answer JSON
+//	GET /metrics            and every other endpoint of the daemon: its own handler (Daemon.Handler)
+//	GET /debug/pprof/       Go profiles, to see where the time goes (the daemon serves none)
 //
-// With -run it polls every target on its own schedule instead, exactly as
-// `meetnoc run` does (Collector.Run), for profiling the scale load.
+// so that /metrics here is the daemon's real exposition path, not a copy. With
+// -run it also polls every target on its own schedule, as `meetnoc run` does
+// (the SNMP collector's Run, which Daemon.Run starts), for profiling the scale
+// load. It does not call Daemon.Run itself: that serves only the daemon's
+// handler, without /poll and /debug/pprof, and always polls on schedule, which
+// the on-demand comparison must not.
 package main
 
 import (
@@ -20,24 +25,24 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	_ "net/http/pprof" // profiles on the default mux
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/meetnoc/meetnoc/collectors/snmp"
-	"github.com/meetnoc/meetnoc/internal/config"
+	"github.com/meetnoc/meetnoc/internal/daemon"
 )
 
 func main() {
 	cfgFile := flag.String("config.file", "", "meetnoc configuration file (required)")
 	listen := flag.String("listen", "127.0.0.1:0", "HTTP listen address; the bound address is printed on stdout")
-	background := flag.Bool("run", false, "poll every target on its schedule (Collector.Run) instead of on request")
+	background := flag.Bool("run", false, "poll every target on its schedule, as `meetnoc run` does, instead of on request")
 	flag.Parse()
+	if *cfgFile == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
 	if err := run(*cfgFile, *listen, *background); err != nil {
 		fmt.Fprintln(os.Stderr, "poller:", err)
 		os.Exit(1)
@@ -54,28 +59,23 @@ type pollResult struct {
 }
 
 func run(cfgFile, listen string, background bool) error {
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		return err
-	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c, err := snmp.New(cfg, logger)
+	d, err := daemon.New(daemon.Options{ConfigFile: cfgFile, Logger: logger})
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
+	c := d.SNMP()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	mux := http.DefaultServeMux // carries /debug/pprof
-	// The options of internal/daemon's /metrics handler.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorHandling:     promhttp.ContinueOnError,
-		EnableOpenMetrics: true,
-		Timeout:           10 * time.Second,
-	}))
+	mux := http.NewServeMux()
+	mux.Handle("/", d.Handler())
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /poll", func(w http.ResponseWriter, r *http.Request) {
 		name := r.URL.Query().Get("target")
 		res := pollResult{Target: name}
