@@ -25,24 +25,9 @@ DEVICES=${DEVICES:-1000} INTERFACES=${INTERFACES:-48} WARMUP=${WARMUP:-45}
 RECORDING=$(cd "$ROOT/.." && pwd)/shared/testdata/snmprec/ios_2960x.snmprec
 [ -f "$RECORDING" ] || { echo "profile.sh: missing $RECORDING" >&2; exit 1; }
 
-WORK=$(mktemp -d /tmp/meetnoc-profile.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-	local status=$?
-	trap - EXIT INT TERM HUP
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	[ "$status" = 0 ] || tail -n 20 "$WORK"/*.log >&2 2>/dev/null || true
-	rm -rf "$WORK"
-	exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+# shellcheck source=bench/snmp/lib.sh
+. "$ROOT/bench/snmp/lib.sh"
+bench_workdir meetnoc-profile
 
 mkdir -p "$WORK/bin"
 for t in poller agents harness exporterconfig; do CGO_ENABLED=0 "$GO" build -o "$WORK/bin/$t" "./bench/snmp/$t"; done

@@ -46,27 +46,9 @@ done
 command -v "$SNMPSIMD" >/dev/null || { echo "run.sh: snmpsimd not found (Debian package snmpsim)" >&2; exit 1; }
 command -v snmpget >/dev/null || { echo "run.sh: snmpget not found (Debian package snmp)" >&2; exit 1; }
 
-WORK=$(mktemp -d /tmp/meetnoc-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-	local status=$?
-	trap - EXIT INT TERM HUP
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	if [ "$status" != 0 ]; then
-		echo "run.sh: failed ($status); logs:" >&2
-		tail -n 20 "$WORK"/*.log >&2 2>/dev/null || true
-	fi
-	rm -rf "$WORK"
-	exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+# shellcheck source=bench/snmp/lib.sh
+. "$ROOT/bench/snmp/lib.sh"
+bench_workdir meetnoc-bench
 
 log() { echo "run.sh: $*" >&2; }
 started=$(date +%s)
