@@ -53,7 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	labCmd := app.Command("lab", "Start the simulated meeting network on loopback and the daemon monitoring it.")
 	labNetworkOnly := labCmd.Flag("network-only", "Start only the simulated network (for tests and benchmarks), not the daemon.").Bool()
 	labBasePort := labCmd.Flag("lab.base-port", "First UDP port of the simulated agents (configs/lab.yml expects 16101).").Default("16101").Int()
-	labWeb := kingpinflag.AddFlags(labCmd, DefaultListenAddress)
+	// The lab is a demo on someone's laptop: its page stays on loopback unless asked.
+	labWeb := kingpinflag.AddFlags(labCmd, "127.0.0.1"+DefaultListenAddress)
 
 	versionCmd := app.Command("version", "Print the version.")
 
