@@ -235,7 +235,15 @@ func (c *Classifier) NewCounters() *Counters {
 // unknown SSID is always DirectionOther, and a frame whose source and destination
 // are both clients (client to client) counts as up.
 func (c *Classifier) Classify(frame []byte, wireLen int, weight uint64, into *Counters) Result {
-	r := c.walk(frame)
+	return c.ClassifyInVLAN(frame, 0, wireLen, weight, into)
+}
+
+// ClassifyInVLAN is Classify for a frame that arrived on a known VLAN but whose
+// bytes may no longer carry the tag: a switch samples frames for sFlow after
+// stripping it, and names the VLAN in the sample's extended switch record. A tag
+// in the frame itself still wins; vlan 0 means none is known.
+func (c *Classifier) ClassifyInVLAN(frame []byte, vlan uint16, wireLen int, weight uint64, into *Counters) Result {
+	r := c.walk(frame, vlan)
 	cell := &into.cells[r.SSID][r.Family][r.Direction]
 	cell.Packets += weight
 	if wireLen > 0 {
@@ -246,8 +254,11 @@ func (c *Classifier) Classify(frame []byte, wireLen int, weight uint64, into *Co
 
 // walk is the header walk proper. Every read is guarded by a length check, so a
 // truncated or malformed frame yields a partial result, never a panic.
-func (c *Classifier) walk(b []byte) Result {
+func (c *Classifier) walk(b []byte, vlan uint16) Result {
 	r := Result{SSID: int(c.untagged), Family: FamilyOther, Direction: DirectionOther}
+	if vlan > 0 && vlan < 4095 {
+		r.VLAN, r.SSID = vlan, int(c.vlans[vlan])
+	}
 	if len(b) < ethHeaderLen {
 		return r
 	}
