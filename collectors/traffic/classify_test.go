@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/meetnoc/meetnoc/internal/config"
+	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
 // testConfig: ietf on VLAN 100, ietf-dual-stack on VLANs 200 and 201, the
@@ -400,37 +401,16 @@ func TestWeightsAccumulate(t *testing.T) {
 }
 
 // testdataDir finds ../shared/testdata next to the repository root.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testdata")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
 type packetSource interface {
 	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 }
 
 func openCapture(t *testing.T, name string) packetSource {
 	t.Helper()
-	path := filepath.Join(testdataDir(t), "pcaps", name)
+	path := filepath.Join(testenv.SharedTestdata(t), "pcaps", name)
 	f, err := os.Open(path)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Missing(t, "shared capture: %v", err)
 	}
 	t.Cleanup(func() { f.Close() })
 	if strings.HasSuffix(name, ".pcapng") {
