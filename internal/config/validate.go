@@ -254,6 +254,18 @@ func canonical(s string, allowed []string) string {
 	return ""
 }
 
+// uniqueName checks the name key of one of a list of named things (sources,
+// resolvers, checks): present, and not used before in seen, which it updates.
+func (l *loader) uniqueName(f, p, kind, name string, seen map[string]bool) {
+	switch {
+	case name == "":
+		l.errorf(f, p+".name", "missing")
+	case seen[name]:
+		l.errorf(f, p+".name", "duplicate %s %q", kind, name)
+	}
+	seen[name] = true
+}
+
 func (l *loader) positive(f, p string, d time.Duration) {
 	if d <= 0 {
 		l.errorf(f, p, "must be positive, not %s", d)
@@ -478,12 +490,7 @@ func (l *loader) validateTraffic(cfg *Config) {
 	names := map[string]bool{}
 	for i, s := range cfg.Traffic.Sources {
 		p := fmt.Sprintf("traffic.sources[%d]", i)
-		if s.Name == "" {
-			l.errorf(f, p+".name", "missing")
-		} else if names[s.Name] {
-			l.errorf(f, p+".name", "duplicate source %q", s.Name)
-		}
-		names[s.Name] = true
+		l.uniqueName(f, p, "source", s.Name, names)
 		switch s.Type {
 		case "afpacket":
 			if s.Interface == "" {
@@ -513,12 +520,7 @@ func (l *loader) validateDNS(cfg *Config) {
 	names := map[string]bool{}
 	for i, r := range cfg.DNS.Resolvers {
 		p := fmt.Sprintf("dns.resolvers[%d]", i)
-		if r.Name == "" {
-			l.errorf(f, p+".name", "missing")
-		} else if names[r.Name] {
-			l.errorf(f, p+".name", "duplicate resolver %q", r.Name)
-		}
-		names[r.Name] = true
+		l.uniqueName(f, p, "resolver", r.Name, names)
 		if _, err := netip.ParseAddrPort(r.Address); err != nil {
 			l.errorf(f, p+".address", "%q is not addr:port (IPv6 as [addr]:53)", r.Address)
 		}
@@ -529,12 +531,7 @@ func (l *loader) validateDNS(cfg *Config) {
 	checks := map[string]bool{}
 	for i, c := range cfg.DNS.Checks {
 		p := fmt.Sprintf("dns.checks[%d]", i)
-		if c.Name == "" {
-			l.errorf(f, p+".name", "missing")
-		} else if checks[c.Name] {
-			l.errorf(f, p+".name", "duplicate check %q", c.Name)
-		}
-		checks[c.Name] = true
+		l.uniqueName(f, p, "check", c.Name, checks)
 		if c.Query == "" {
 			l.errorf(f, p+".query", "missing")
 		}

@@ -396,6 +396,21 @@ func (a *Agent) answerCommunity(pkt []byte, r *berReader, version gosnmp.SnmpVer
 		a.parseError("GetBulkRequest in an SNMPv1 message")
 		return nil
 	}
+	req, ok := a.newRequest(s, version, p)
+	if !ok {
+		return nil
+	}
+	env := envelope{version: version, community: community, pduType: gosnmp.GetResponse, requestID: req.requestID}
+	resp := response{s: s, env: &env, max: a.maxResponse(0)}
+	if !a.process(&req, &resp) {
+		return nil
+	}
+	return a.encode(&env, s, &a.stats.responses)
+}
+
+// newRequest is the request gosnmp decoded from a message, with its varbind
+// names in s's memory; false when they cannot be read (counted as a parse error).
+func (a *Agent) newRequest(s *scratch, version gosnmp.SnmpVersion, p *gosnmp.SnmpPacket) (request, bool) {
 	req := request{
 		version:   version,
 		pduType:   p.PDUType,
@@ -408,14 +423,9 @@ func (a *Agent) answerCommunity(pkt []byte, r *berReader, version gosnmp.SnmpVer
 	}
 	if err := s.setNames(&req); err != nil {
 		a.parseError(err.Error())
-		return nil
+		return req, false
 	}
-	env := envelope{version: version, community: community, pduType: gosnmp.GetResponse, requestID: req.requestID}
-	resp := response{s: s, env: &env, max: a.maxResponse(0)}
-	if !a.process(&req, &resp) {
-		return nil
-	}
-	return a.encode(&env, s, &a.stats.responses)
+	return req, true
 }
 
 // encode writes the message of env around s.vbl into s.out and counts it.

@@ -329,16 +329,8 @@ func (a *Agent) answerV3(pkt []byte, s *scratch) []byte {
 		env.ctxEngineID = a.engineID
 	}
 
-	req := request{
-		version:        gosnmp.Version3,
-		pduType:        p.PDUType,
-		requestID:      env.requestID,
-		nonRepeaters:   int(p.NonRepeaters),
-		maxRepetitions: int(p.MaxRepetitions),
-		vars:           p.Variables,
-	}
-	if err := s.setNames(&req); err != nil {
-		a.parseError(err.Error())
+	req, ok := a.newRequest(s, gosnmp.Version3, p)
+	if !ok {
 		return nil
 	}
 	resp := response{s: s, env: &env, max: a.maxResponse(h.maxSize)}
