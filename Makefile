@@ -17,7 +17,14 @@ export CGO_ENABLED = 0
 # never installs a gosnmp logger, so release builds (and the benchmark) drop it.
 export GOFLAGS = -tags=gosnmp_nodebug
 
-.PHONY: all build run test test-deps check-format vet bench clean
+# Each fuzz target runs this long in `make test` (`make fuzz FUZZTIME=10m` for a real
+# session); an input that fails is written to the package's testdata/fuzz, where it stays a
+# test case once fixed.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./collectors/traffic:FuzzClassify ./collectors/traffic:FuzzSFlowWalk \
+                ./collectors/traffic:FuzzDHCPv4 ./collectors/traffic:FuzzRA
+
+.PHONY: all build run test test-deps check-format vet fuzz bench clean
 
 all: build
 
@@ -41,9 +48,20 @@ vet:
 test: test-deps check-format vet build
 	./$(BIN) check configs/lab.yml
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz
 
+# One target per `go test -fuzz` run: Go fuzzes a single target at a time.
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+# The SNMP benchmark (~9 min), then the traffic benchmark (~5 min); docs/benchmarks.md.
 bench: build test-deps
 	./bench/snmp/run.sh
+	./bench/traffic/run.sh
 
 clean:
 	rm -rf bin

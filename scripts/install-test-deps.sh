@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real components the tests start: net-snmp's agent and tools, snmpsim,
-# Prometheus (promtool), Chromium (renders the status page) and snmp_exporter (the
-# benchmark's reference), all Debian packages. Idempotent: does nothing when everything is present.
+# Prometheus (promtool), Chromium (renders the status page), tshark (the traffic
+# oracle), iproute2 (network namespaces for live capture), and snmp_exporter and
+# tcpdump (the benchmarks' references), all Debian packages. Idempotent: does nothing when everything is present.
 set -euo pipefail
 
 # command → Debian package
@@ -13,6 +14,9 @@ declare -A need=(
   [prometheus]=prometheus
   [prometheus-snmp-exporter]=prometheus-snmp-exporter
   [chromium]=chromium
+  [tshark]=tshark
+  [tcpdump]=tcpdump
+  [ip]=iproute2
 )
 
 missing=()

@@ -50,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	checkCmd := app.Command("check", "Validate a configuration file: exit 0, or print every error and exit 1.")
 	checkFile := checkCmd.Arg("file", "configuration file").Required().String()
 
+	classifyCmd, classifyOpts := addClassifyCommand(app)
+
 	labCmd := app.Command("lab", "Start the simulated meeting network on loopback and the daemon monitoring it.")
 	labNetworkOnly := labCmd.Flag("network-only", "Start only the simulated network (for tests and benchmarks), not the daemon.").Bool()
 	labBasePort := labCmd.Flag("lab.base-port", "First UDP port of the simulated agents (configs/lab.yml expects 16101).").Default("16101").Int()
@@ -81,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDaemon(ctx, logger, *runConfig, shard, runWeb, stderr)
 	case checkCmd.FullCommand():
 		return check(*checkFile, stdout, stderr)
+	case classifyCmd.FullCommand():
+		return classify(ctx, logger, classifyOpts, stdout, stderr)
 	case labCmd.FullCommand():
 		return runLab(ctx, logger, *labBasePort, *labNetworkOnly, labWeb, stdout, stderr)
 	case versionCmd.FullCommand():
@@ -137,6 +141,7 @@ func runLab(ctx context.Context, logger *slog.Logger, basePort int, networkOnly 
 	for _, dev := range network.Devices() {
 		fmt.Fprintf(stdout, "  %-8s %-7s snmp://%s  (%s; profiles %s)\n", dev.Name, dev.Role, dev.Address, dev.Auth, strings.Join(dev.Profiles, ", "))
 	}
+	fmt.Fprintf(stdout, "  access switches export sFlow of the meeting's traffic to udp://%s\n", network.SFlowCollector())
 	if networkOnly {
 		fmt.Fprintln(stdout, "Network only (--network-only); Ctrl-C stops it.")
 		<-ctx.Done()

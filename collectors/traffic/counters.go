@@ -72,31 +72,10 @@ var (
 		[]string{"ssid", "family", "direction"}, nil)
 )
 
-// Collector exports summed Counters as meetnoc_traffic_bytes_total and
+// collectCounters exports summed counts as meetnoc_traffic_bytes_total and
 // meetnoc_traffic_packets_total. Every SSID × family × direction series is
 // exported, zeros included, so that rate() works from the first scrape.
-type Collector struct {
-	classifier *Classifier
-	sum        func(into *Counters)
-}
-
-// NewCollector returns a collector for c's counts. sum is called on each scrape
-// with zeroed counters from c.NewCounters and must add every worker's counts to it.
-func NewCollector(c *Classifier, sum func(into *Counters)) *Collector {
-	return &Collector{classifier: c, sum: sum}
-}
-
-// Describe implements prometheus.Collector.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- bytesDesc
-	ch <- packetsDesc
-}
-
-// Collect implements prometheus.Collector.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	total := c.classifier.NewCounters()
-	c.sum(total)
-	names := c.classifier.SSIDNames()
+func collectCounters(ch chan<- prometheus.Metric, names []string, total *Counters) {
 	for s := range total.cells {
 		for f := range total.cells[s] {
 			for d, cell := range total.cells[s][f] {

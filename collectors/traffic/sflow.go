@@ -67,6 +67,12 @@ type SampledHeader struct {
 	FrameLength uint32
 	// Stripped is the number of bytes removed from the end of Header (e.g. the FCS).
 	Stripped uint32
+	// SequenceNumber numbers the flow samples of one data source (SourceIDType,
+	// SourceIDIndex) of an agent: a gap means samples lost on the way. The
+	// compact sample's source_id word is split into its type (top 8 bits) and
+	// index (low 24).
+	SequenceNumber              uint32
+	SourceIDType, SourceIDIndex uint32
 	// SamplingRate is the sample's 1-in-N rate; SamplePool and Drops as sent.
 	SamplingRate, SamplePool, Drops uint32
 	// Input and Output are the interfaces in the compact flow_sample encoding
@@ -81,6 +87,16 @@ type SampledHeader struct {
 	// VLAN here instead.
 	ExtendedSwitch   bool
 	SrcVLAN, DstVLAN uint32
+}
+
+// VLAN is the VLAN the sample's extended switch record names for the frame's
+// input (0 when there is no record, or it names none): the VLAN of a header
+// whose tag the switch stripped, for Classifier.ClassifyInVLAN.
+func (h *SampledHeader) VLAN() uint16 {
+	if h.ExtendedSwitch && h.SrcVLAN < 4095 {
+		return uint16(h.SrcVLAN)
+	}
+	return 0
 }
 
 // Datagram is what WalkSFlow found in one datagram's header and samples.
@@ -208,7 +224,9 @@ func walkFlowSample(s []byte, expanded bool, fn func(SampledHeader), d *Datagram
 		if len(s) < sflowExpandedSampleLen {
 			return ErrSFlowTruncated
 		}
-		// sequence, source id type, source id index, then:
+		h.SequenceNumber = binary.BigEndian.Uint32(s)
+		h.SourceIDType = binary.BigEndian.Uint32(s[4:])
+		h.SourceIDIndex = binary.BigEndian.Uint32(s[8:])
 		h.SamplingRate = binary.BigEndian.Uint32(s[12:])
 		h.SamplePool = binary.BigEndian.Uint32(s[16:])
 		h.Drops = binary.BigEndian.Uint32(s[20:])
@@ -221,7 +239,9 @@ func walkFlowSample(s []byte, expanded bool, fn func(SampledHeader), d *Datagram
 		if len(s) < sflowFlowSampleLen {
 			return ErrSFlowTruncated
 		}
-		// sequence, source id, then:
+		h.SequenceNumber = binary.BigEndian.Uint32(s)
+		sourceID := binary.BigEndian.Uint32(s[4:])
+		h.SourceIDType, h.SourceIDIndex = sourceID>>24, sourceID&0xffffff
 		h.SamplingRate = binary.BigEndian.Uint32(s[8:])
 		h.SamplePool = binary.BigEndian.Uint32(s[12:])
 		h.Drops = binary.BigEndian.Uint32(s[16:])
@@ -304,11 +324,7 @@ func ClassifySFlow(c *Classifier, dgram []byte, into *Counters) (Datagram, error
 		if h.Protocol != SFlowHeaderProtocolEthernet {
 			return
 		}
-		var vlan uint16
-		if h.ExtendedSwitch && h.SrcVLAN < 4095 {
-			vlan = uint16(h.SrcVLAN)
-		}
-		c.ClassifyInVLAN(h.Header, vlan, int(h.FrameLength), uint64(max(h.SamplingRate, 1)), into)
+		c.ClassifyInVLAN(h.Header, h.VLAN(), int(h.FrameLength), uint64(max(h.SamplingRate, 1)), into)
 	})
 }
 

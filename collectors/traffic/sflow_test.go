@@ -15,83 +15,45 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/meetnoc/meetnoc/internal/config"
+	"github.com/meetnoc/meetnoc/internal/packetgen"
 	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
-// XDR builders for test datagrams. Lengths are computed from what they wrap, so
-// a test that wants a lying length patches the bytes afterwards.
+// Test datagrams come from internal/packetgen's encoder, the project's one sFlow
+// encoder; these wrappers keep the tests' shorthand. Lengths are computed from
+// what they wrap, so a test that wants a lying length patches the bytes.
 
-func xdrU32(b []byte, vs ...uint32) []byte {
-	for _, v := range vs {
-		b = binary.BigEndian.AppendUint32(b, v)
-	}
-	return b
-}
-
-// xdrOpaqueOf appends a variable-length opaque: length, bytes, zero padding to 4.
-func xdrOpaqueOf(b, data []byte) []byte {
-	b = xdrU32(b, uint32(len(data)))
-	b = append(b, data...)
-	return append(b, make([]byte, (-len(data))&3)...)
-}
-
-// sflowRecord is a flow record or a sample: data format, then opaque body.
-func sflowRecord(format uint32, body []byte) []byte {
-	return xdrOpaqueOf(xdrU32(nil, format), body)
-}
-
-func rawHeaderRecord(proto, frameLen, stripped uint32, hdr []byte) []byte {
-	return sflowRecord(sflowRecordRawPacketHeader, xdrOpaqueOf(xdrU32(nil, proto, frameLen, stripped), hdr))
+func rawHeaderRecord(proto, frameLen, stripped uint32, hdr []byte) packetgen.Record {
+	return packetgen.RawPacketHeader{Protocol: proto, FrameLength: frameLen, Stripped: stripped, Header: hdr}
 }
 
 // extendedSwitchRecord is a 0:1001 record: incoming VLAN src, outgoing dst.
-func extendedSwitchRecord(src, dst uint32) []byte {
-	return sflowRecord(sflowRecordExtendedSwitch, xdrU32(nil, src, 0, dst, 0))
+func extendedSwitchRecord(src, dst uint32) packetgen.Record {
+	return packetgen.ExtendedSwitch{SrcVLAN: src, DstVLAN: dst}
 }
 
-func flowSample(seq, rate uint32, records ...[]byte) []byte {
-	body := xdrU32(nil, seq, 7 /* ifIndex 7 */, rate, seq*rate, 3 /* drops */, 7, 9, uint32(len(records)))
-	for _, r := range records {
-		body = append(body, r...)
-	}
-	return sflowRecord(sflowFlowSample, body)
+// flowSample is a compact flow sample of ifIndex 7, from 7 to 9, 3 drops.
+func flowSample(seq, rate uint32, records ...packetgen.Record) packetgen.Sample {
+	return packetgen.FlowSample{Sequence: seq, SourceIndex: 7, SamplingRate: rate, SamplePool: seq * rate, Drops: 3,
+		Input: 7, Output: 9, Records: records}
 }
 
-func expandedFlowSample(seq, rate uint32, records ...[]byte) []byte {
-	body := xdrU32(nil, seq, 0, 70000, rate, seq*rate, 0, 0, 70000, 1, 0x3fffffff+5, uint32(len(records)))
-	for _, r := range records {
-		body = append(body, r...)
-	}
-	return sflowRecord(sflowFlowSampleExpanded, body)
+// expandedFlowSample is an expanded flow sample of ifIndex 70000, whose output
+// (format 1) is too large for the compact encoding.
+func expandedFlowSample(seq, rate uint32, records ...packetgen.Record) packetgen.Sample {
+	return packetgen.FlowSample{Expanded: true, Sequence: seq, SourceIndex: 70000, SamplingRate: rate, SamplePool: seq * rate,
+		Input: 70000, OutputFormat: 1, Output: 0x3fffffff + 5, Records: records}
 }
 
 // counterSample is a counter sample holding one generic interface counters record
 // (0:1, 88 bytes), as switches send them.
-func counterSample(format uint32) []byte {
-	rec := sflowRecord(1, make([]byte, 88))
-	if format == sflowCounterSampleExpanded {
-		return sflowRecord(format, append(xdrU32(nil, 1, 0, 7, 1), rec...))
-	}
-	return sflowRecord(format, append(xdrU32(nil, 1, 7, 1), rec...))
+func counterSample(format uint32) packetgen.Sample {
+	return packetgen.CounterSample{Expanded: format == sflowCounterSampleExpanded, Sequence: 1, SourceIndex: 7,
+		Records: []packetgen.Record{packetgen.IfCounters{}}}
 }
 
-func sflowDatagram(agent netip.Addr, subAgent, seq, uptime uint32, samples ...[]byte) []byte {
-	b := xdrU32(nil, sflowVersion5)
-	switch {
-	case !agent.IsValid():
-		b = xdrU32(b, sflowAddressUnknown)
-	case agent.Is4():
-		a := agent.As4()
-		b = append(xdrU32(b, sflowAddressIPv4), a[:]...)
-	default:
-		a := agent.As16()
-		b = append(xdrU32(b, sflowAddressIPv6), a[:]...)
-	}
-	b = xdrU32(b, subAgent, seq, uptime, uint32(len(samples)))
-	for _, s := range samples {
-		b = append(b, s...)
-	}
-	return b
+func sflowDatagram(agent netip.Addr, subAgent, seq, uptime uint32, samples ...packetgen.Sample) []byte {
+	return packetgen.Datagram{Agent: agent, SubAgent: subAgent, Sequence: seq, Uptime: uptime, Samples: samples}.Encode()
 }
 
 var (
@@ -111,24 +73,25 @@ func mixedDatagram(t testing.TB) (dgram []byte, frames [][]byte) {
 	odd := nat64[:61] // an odd header length, padded in the record
 	dgram = sflowDatagram(agent4, 3, 1000, 60000,
 		flowSample(1, 256, extendedSwitchRecord(100, 300), rawHeaderRecord(1, 1522, 4, up6)),
-		sflowRecord(4413<<12|5, []byte{1, 2, 3, 4, 5, 6, 7}),
+		packetgen.UnknownSample{Format: 4413<<12 | 5, Data: []byte{1, 2, 3, 4, 5, 6, 7}},
 		counterSample(sflowCounterSample),
 		expandedFlowSample(2, 4096, rawHeaderRecord(1, 68, 4, down4)),
 		counterSample(sflowCounterSampleExpanded),
-		flowSample(3, 1, sflowRecord(2000, []byte{9, 9, 9, 9, 9}), rawHeaderRecord(1, 9022, 4, odd)),
+		flowSample(3, 1, packetgen.UnknownRecord{Format: 2000, Data: []byte{9, 9, 9, 9, 9}}, rawHeaderRecord(1, 9022, 4, odd)),
 	)
 	return dgram, [][]byte{up6, down4, odd}
 }
 
 // sampledFields is SampledHeader without the header bytes, so that it compares.
 type sampledFields struct {
+	SequenceNumber, SourceIDType, SourceIDIndex                                     uint32
 	Protocol, FrameLength, Stripped, SamplingRate, SamplePool, Drops, Input, Output uint32
 	Expanded, ExtendedSwitch                                                        bool
 	SrcVLAN, DstVLAN                                                                uint32
 }
 
 func fieldsOf(h SampledHeader) sampledFields {
-	return sampledFields{h.Protocol, h.FrameLength, h.Stripped, h.SamplingRate, h.SamplePool, h.Drops, h.Input, h.Output,
+	return sampledFields{h.SequenceNumber, h.SourceIDType, h.SourceIDIndex, h.Protocol, h.FrameLength, h.Stripped, h.SamplingRate, h.SamplePool, h.Drops, h.Input, h.Output,
 		h.Expanded, h.ExtendedSwitch, h.SrcVLAN, h.DstVLAN}
 }
 
@@ -148,9 +111,9 @@ func TestWalkSFlowMixed(t *testing.T) {
 		t.Errorf("datagram = %+v\nwant       %+v", d, want)
 	}
 	wantHeaders := []sampledFields{
-		{Protocol: 1, FrameLength: 1522, Stripped: 4, SamplingRate: 256, SamplePool: 256, Drops: 3, Input: 7, Output: 9, ExtendedSwitch: true, SrcVLAN: 100, DstVLAN: 300},
-		{Protocol: 1, FrameLength: 68, Stripped: 4, SamplingRate: 4096, SamplePool: 8192, Input: 70000, Output: 1<<30 | 0x3fffffff, Expanded: true},
-		{Protocol: 1, FrameLength: 9022, Stripped: 4, SamplingRate: 1, SamplePool: 3, Drops: 3, Input: 7, Output: 9},
+		{SequenceNumber: 1, SourceIDIndex: 7, Protocol: 1, FrameLength: 1522, Stripped: 4, SamplingRate: 256, SamplePool: 256, Drops: 3, Input: 7, Output: 9, ExtendedSwitch: true, SrcVLAN: 100, DstVLAN: 300},
+		{SequenceNumber: 2, SourceIDIndex: 70000, Protocol: 1, FrameLength: 68, Stripped: 4, SamplingRate: 4096, SamplePool: 8192, Input: 70000, Output: 1<<30 | 0x3fffffff, Expanded: true},
+		{SequenceNumber: 3, SourceIDIndex: 7, Protocol: 1, FrameLength: 9022, Stripped: 4, SamplingRate: 1, SamplePool: 3, Drops: 3, Input: 7, Output: 9},
 	}
 	if len(got) != len(wantHeaders) {
 		t.Fatalf("%d headers, want %d", len(got), len(wantHeaders))
@@ -240,17 +203,17 @@ func TestClassifySFlowSwitchVLAN(t *testing.T) {
 	ietf, dual := 1, 2
 	tests := []struct {
 		name    string
-		records [][]byte
+		records []packetgen.Record
 		ssid    int
 	}{
-		{"record before header", [][]byte{extendedSwitchRecord(200, 5), rawHeaderRecord(1, 100, 4, untagged)}, dual},
-		{"record after header", [][]byte{rawHeaderRecord(1, 100, 4, untagged), extendedSwitchRecord(201, 5)}, dual},
-		{"long header", [][]byte{rawHeaderRecord(1, 100, 4, long), extendedSwitchRecord(200, 5)}, dual},
-		{"header's own tag wins", [][]byte{extendedSwitchRecord(100, 100), rawHeaderRecord(1, 100, 4, tagged)}, dual},
-		{"no switch record", [][]byte{rawHeaderRecord(1, 100, 4, untagged)}, ietf},
-		{"VLAN 0", [][]byte{extendedSwitchRecord(0, 0), rawHeaderRecord(1, 100, 4, untagged)}, ietf},
-		{"VLAN 4095", [][]byte{extendedSwitchRecord(4095, 0), rawHeaderRecord(1, 100, 4, untagged)}, ietf},
-		{"unknown VLAN", [][]byte{extendedSwitchRecord(999, 0), rawHeaderRecord(1, 100, 4, untagged)}, 0},
+		{"record before header", []packetgen.Record{extendedSwitchRecord(200, 5), rawHeaderRecord(1, 100, 4, untagged)}, dual},
+		{"record after header", []packetgen.Record{rawHeaderRecord(1, 100, 4, untagged), extendedSwitchRecord(201, 5)}, dual},
+		{"long header", []packetgen.Record{rawHeaderRecord(1, 100, 4, long), extendedSwitchRecord(200, 5)}, dual},
+		{"header's own tag wins", []packetgen.Record{extendedSwitchRecord(100, 100), rawHeaderRecord(1, 100, 4, tagged)}, dual},
+		{"no switch record", []packetgen.Record{rawHeaderRecord(1, 100, 4, untagged)}, ietf},
+		{"VLAN 0", []packetgen.Record{extendedSwitchRecord(0, 0), rawHeaderRecord(1, 100, 4, untagged)}, ietf},
+		{"VLAN 4095", []packetgen.Record{extendedSwitchRecord(4095, 0), rawHeaderRecord(1, 100, 4, untagged)}, ietf},
+		{"unknown VLAN", []packetgen.Record{extendedSwitchRecord(999, 0), rawHeaderRecord(1, 100, 4, untagged)}, 0},
 	}
 	for _, tc := range tests {
 		cnt := c.NewCounters()
@@ -307,7 +270,7 @@ func TestWalkSFlowTruncated(t *testing.T) {
 		dgram, _ := mixedDatagram(t)
 		if agent.Is6() {
 			a := agent.As16()
-			dgram = append(append(xdrU32(nil, 5, 2), a[:]...), dgram[12:]...)
+			dgram = append(append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 5), 2), a[:]...), dgram[12:]...)
 		}
 		full, err := WalkSFlow(dgram, func(SampledHeader) {})
 		if err != nil || full.Agent != agent {
@@ -525,7 +488,11 @@ func TestSFlowRealCapture(t *testing.T) {
 			}
 			for _, rec := range fs.Records {
 				if raw, ok := rec.(layers.SFlowRawPacketFlowRecord); ok {
+					// gopacket splits a compact source_id 2/30 bits (sFlow v5:
+					// type in the top 8): the same for this capture's ifIndex
+					// sources, type 0 with small indexes.
 					want = append(want, sampledFields{
+						SequenceNumber: fs.SequenceNumber, SourceIDType: uint32(fs.SourceIDClass), SourceIDIndex: uint32(fs.SourceIDIndex),
 						Protocol: uint32(raw.HeaderProtocol), FrameLength: raw.FrameLength, Stripped: raw.PayloadRemoved,
 						SamplingRate: fs.SamplingRate, SamplePool: fs.SamplePool, Drops: fs.Dropped,
 						Input: fs.InputInterfaceFormat<<30 | fs.InputInterface, Output: fs.OutputInterfaceFormat<<30 | fs.OutputInterface,
@@ -688,7 +655,7 @@ func BenchmarkSFlowWalk(b *testing.B) {
 		{tags: []uint16{100}, src: "2001:db8:100::1", dst: "64:ff9b::c000:201"},
 		{tags: []uint16{999}, src: "2001:db8:ffff::1", dst: "2001:db8:100::1"},
 	}
-	var samples [][]byte
+	var samples []packetgen.Sample
 	for i, m := range mix {
 		// As switches send them: the tag stripped, the VLAN in the switch record.
 		vlan := uint32(m.tags[0])

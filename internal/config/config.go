@@ -120,7 +120,9 @@ type Traffic struct {
 	ClientWindow time.Duration   `yaml:"client_window"` // default 5m
 }
 
-// TrafficSource is one capture source: afpacket, sflow or pcap.
+// TrafficSource is one capture source: afpacket (a mirror port), sflow (a
+// listener for switches' exports), pcap (a capture file of frames) or pcap_sflow
+// (a capture file of sFlow export traffic, replayed as the listener would take it).
 type TrafficSource struct {
 	Name      string         `yaml:"name"`
 	Type      string         `yaml:"type"`
@@ -130,6 +132,19 @@ type TrafficSource struct {
 	Path      string         `yaml:"path"`      // pcap
 	// UntaggedSSID names the SSID of frames that carry no VLAN tag.
 	UntaggedSSID string `yaml:"untagged_ssid"`
+
+	// afpacket: RingSize is the TPACKET_V3 ring memory in bytes, shared by the
+	// workers (default 64 MiB); Workers the PACKET_FANOUT members, each with its
+	// own ring and goroutine (default min(4, CPUs)); Sampling keeps 1 in N frames
+	// in the kernel and weights them by N (default 1: every frame); Snaplen the
+	// bytes kept of each frame (default 2048: a DHCP OFFER's options fit).
+	RingSize int    `yaml:"ring_size"`
+	Workers  int    `yaml:"workers"`
+	Sampling uint32 `yaml:"sampling"`
+	Snaplen  int    `yaml:"snaplen"`
+	// pcap: Speed is "fast" (default: as fast as the file reads) or "recorded"
+	// (the capture's own inter-packet gaps, for demos and soak tests).
+	Speed string `yaml:"speed"`
 }
 
 // DNS configures the DNS and DNS64 probes (issue 4).

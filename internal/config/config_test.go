@@ -270,28 +270,35 @@ func TestInvalidConfigs(t *testing.T) {
 		},
 	}, {
 		name: "traffic and dns",
-		yaml: `ssids: [{name: ietf, vlans: [100]}]
+		yaml: `ssids: [{name: ietf, vlans: [100], routers: [192.0.2.1, "00:11:22", fe80::1, "00:00:5e:00:01:64"]}]
 traffic:
   sources:
     - {name: m, type: afpacket}
     - {name: m, type: netflow}
     - {name: s, type: sflow, listen: ":6343", untagged_ssid: guest}
+    - {name: a, type: afpacket, interface: eth1, workers: 2, ring_size: 4194304, snaplen: 64}
+    - {name: p, type: pcap, path: x.pcap, speed: slow}
 dns:
   resolvers: [{name: r, address: "192.0.2.53", transport: doh}]
   checks: [{name: c, query: ipv4only.arpa, type: A, dns64: true}, {name: c, type: BOGUS}]
 snmp:` + targets,
 		want: []string{
+			`bad.yml:1: ssids[0].routers[0]: 192.0.2.1 is not an IPv6 address: Router Advertisements come from the router's link-local address`,
+			`bad.yml:1: ssids[0].routers[1]: "00:11:22" is neither an IPv6 address nor an Ethernet (EUI-48) MAC address`,
 			`bad.yml:4: traffic.sources[0].interface: missing: afpacket captures from an interface`,
 			`bad.yml:5: traffic.sources[1].name: duplicate source "m"`,
-			`bad.yml:5: traffic.sources[1].type: "netflow" is not one of afpacket, sflow, pcap`,
+			`bad.yml:5: traffic.sources[1].type: "netflow" is not one of afpacket, sflow, pcap, pcap_sflow`,
 			`bad.yml:6: traffic.sources[2].listen: ":6343" is not addr:port (e.g. "[::]:6343")`,
 			`bad.yml:6: traffic.sources[2].untagged_ssid: unknown SSID "guest"`,
-			`bad.yml:8: dns.resolvers[0].address: "192.0.2.53" is not addr:port (IPv6 as [addr]:53)`,
-			`bad.yml:8: dns.resolvers[0].transport: "doh" is not one of udp, tcp`,
-			`bad.yml:9: dns.checks[0].dns64: a DNS64 check asks for AAAA, not A`,
-			`bad.yml:9: dns.checks[1].name: duplicate check "c"`,
-			`bad.yml:9: dns.checks[1].query: missing`,
-			`bad.yml:9: dns.checks[1].type: "BOGUS" is not one of A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, HTTPS, SVCB, DS, DNSKEY`,
+			`bad.yml:7: traffic.sources[3].ring_size: 4194304 bytes is less than 4 MiB per worker (2 workers)`,
+			`bad.yml:7: traffic.sources[3].snaplen: 64 is outside 128–65535 (the classifier needs the headers)`,
+			`bad.yml:8: traffic.sources[4].speed: "slow" is not one of fast, recorded`,
+			`bad.yml:10: dns.resolvers[0].address: "192.0.2.53" is not addr:port (IPv6 as [addr]:53)`,
+			`bad.yml:10: dns.resolvers[0].transport: "doh" is not one of udp, tcp`,
+			`bad.yml:11: dns.checks[0].dns64: a DNS64 check asks for AAAA, not A`,
+			`bad.yml:11: dns.checks[1].name: duplicate check "c"`,
+			`bad.yml:11: dns.checks[1].query: missing`,
+			`bad.yml:11: dns.checks[1].type: "BOGUS" is not one of A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, HTTPS, SVCB, DS, DNSKEY`,
 		},
 	}}
 	for _, tt := range tests {

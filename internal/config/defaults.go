@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"runtime"
 	"time"
 )
 
@@ -22,6 +23,10 @@ const (
 	DefaultSNMPPort           = "161"
 	DefaultResolverTransport  = "udp"
 	DefaultNAT64PrefixLiteral = "64:ff9b::/96"
+	DefaultRingSize           = 64 << 20
+	DefaultMaxCaptureWorkers  = 4
+	DefaultSnaplen            = 2048
+	DefaultPcapSpeed          = "fast"
 )
 
 func (l *loader) applyDefaults(cfg *Config) {
@@ -58,6 +63,9 @@ func (l *loader) applyDefaults(cfg *Config) {
 	}
 	if !l.has(f, "traffic.client_window") {
 		cfg.Traffic.ClientWindow = DefaultClientWindow
+	}
+	for i := range cfg.Traffic.Sources {
+		defaultSource(&cfg.Traffic.Sources[i])
 	}
 	if !l.has(f, "dns.interval") {
 		cfg.DNS.Interval = DefaultDNSInterval
@@ -101,5 +109,27 @@ func defaultScale(l *loader, p *Profile, m *ProfileMetric, section string, i, j 
 	key := metricPath(section, i, j) + ".scale"
 	if m.Scale == 0 && !l.has(p.File, key) {
 		m.Scale = 1
+	}
+}
+
+func defaultSource(s *TrafficSource) {
+	switch s.Type {
+	case "afpacket":
+		if s.RingSize == 0 {
+			s.RingSize = DefaultRingSize
+		}
+		if s.Workers == 0 {
+			s.Workers = min(DefaultMaxCaptureWorkers, runtime.NumCPU())
+		}
+		if s.Sampling == 0 {
+			s.Sampling = 1
+		}
+		if s.Snaplen == 0 {
+			s.Snaplen = DefaultSnaplen
+		}
+	case "pcap", "pcap_sflow":
+		if s.Speed == "" {
+			s.Speed = DefaultPcapSpeed
+		}
 	}
 }

@@ -27,7 +27,7 @@ var (
 	securityLevels = []string{"noAuthNoPriv", "authNoPriv", "authPriv"}
 	authProtocols  = []string{"MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"}
 	privProtocols  = []string{"DES", "AES", "AES192", "AES256", "AES192C", "AES256C"}
-	sourceTypes    = []string{"afpacket", "sflow", "pcap"}
+	sourceTypes    = []string{"afpacket", "sflow", "pcap", "pcap_sflow"}
 	transports     = []string{"udp", "tcp"}
 	queryTypes     = []string{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "HTTPS", "SVCB", "DS", "DNSKEY"}
 	labelFormats   = []string{"text", "mac", "hex", "ipaddr", "int", "index"}
@@ -79,10 +79,14 @@ func (l *loader) validateSSIDs(cfg *Config) {
 			vlans[v] = s.Name
 		}
 		for j, r := range s.Routers {
-			if _, err := netip.ParseAddr(r); err != nil {
-				if _, err := net.ParseMAC(r); err != nil {
-					l.errorf(f, fmt.Sprintf("%s.routers[%d]", p, j), "%q is neither an IPv6 address nor a MAC address", r)
+			rp := fmt.Sprintf("%s.routers[%d]", p, j)
+			if a, err := netip.ParseAddr(r); err == nil {
+				// Router Advertisements come from IPv6 (link-local) addresses.
+				if !a.Is6() || a.Is4In6() {
+					l.errorf(f, rp, "%s is not an IPv6 address: Router Advertisements come from the router's link-local address", r)
 				}
+			} else if mac, err := net.ParseMAC(r); err != nil || len(mac) != 6 {
+				l.errorf(f, rp, "%q is neither an IPv6 address nor an Ethernet (EUI-48) MAC address", r)
 			}
 		}
 		for j, a := range s.DHCPServers {
@@ -496,13 +500,28 @@ func (l *loader) validateTraffic(cfg *Config) {
 			if s.Interface == "" {
 				l.errorf(f, p+".interface", "missing: afpacket captures from an interface")
 			}
+			// Each worker's ring needs at least a few 1 MiB blocks to ride out a burst.
+			if s.RingSize < 4<<20*s.Workers {
+				l.errorf(f, p+".ring_size", "%d bytes is less than 4 MiB per worker (%d workers)", s.RingSize, s.Workers)
+			}
+			if s.Workers < 1 || s.Workers > 64 {
+				l.errorf(f, p+".workers", "%d is outside 1–64", s.Workers)
+			}
+			if s.Snaplen < 128 || s.Snaplen > 65535 {
+				l.errorf(f, p+".snaplen", "%d is outside 128–65535 (the classifier needs the headers)", s.Snaplen)
+			}
 		case "sflow":
 			if _, err := netip.ParseAddrPort(s.Listen); err != nil {
 				l.errorf(f, p+".listen", "%q is not addr:port (e.g. \"[::]:6343\")", s.Listen)
 			}
-		case "pcap":
+		case "pcap", "pcap_sflow":
 			if s.Path == "" {
 				l.errorf(f, p+".path", "missing: the pcap or pcapng file to read")
+			}
+			// Relative to the config file, as target_files are.
+			cfg.Traffic.Sources[i].Path = l.resolve(s.Path)
+			if s.Speed != "fast" && s.Speed != "recorded" {
+				l.errorf(f, p+".speed", "%q is not one of fast, recorded", s.Speed)
 			}
 		default:
 			l.errorf(f, p+".type", "%q is not one of %s", s.Type, strings.Join(sourceTypes, ", "))

@@ -49,8 +49,18 @@ func TestStatusPageInBrowser(t *testing.T) {
 			t.Errorf("rendered page lacks %q", want)
 		}
 	}
-	if n := strings.Count(dom, `<tr class="up">`); n != 7 {
-		t.Errorf("%d rows marked up, want 7", n)
+	snmpPart, trafficPart, ok := strings.Cut(dom, "<h2>Traffic sources</h2>")
+	if !ok {
+		t.Fatal("rendered page lacks the traffic sources section")
+	}
+	if n := strings.Count(snmpPart, `<tr class="up">`); n != 7 {
+		t.Errorf("%d SNMP rows marked up, want 7", n)
+	}
+	// The lab's switches export sFlow to the daemon's listener.
+	for _, want := range []string{`<tr class="up">`, "<b>switches</b>", "sflow", "capturing"} {
+		if !strings.Contains(trafficPart, want) {
+			t.Errorf("traffic sources section lacks %q:\n%s", want, trafficPart)
+		}
 	}
 
 	shot := filepath.Join(t.TempDir(), "status.png")

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/meetnoc/meetnoc/collectors/snmp"
+	"github.com/meetnoc/meetnoc/collectors/traffic"
 	"github.com/meetnoc/meetnoc/internal/config"
 )
 
@@ -44,10 +45,11 @@ type Options struct {
 
 // Daemon is one running meetnoc.
 type Daemon struct {
-	opts   Options
-	logger *slog.Logger
-	reg    *prometheus.Registry
-	snmp   *snmp.Collector
+	opts    Options
+	logger  *slog.Logger
+	reg     *prometheus.Registry
+	snmp    *snmp.Collector
+	traffic *traffic.Collector
 
 	cfg   atomic.Pointer[config.Config]
 	ready atomic.Bool
@@ -99,6 +101,10 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.traffic, err = traffic.New(cfg, opts.Logger.With("component", "traffic"), traffic.Options{})
+	if err != nil {
+		return nil, err
+	}
 	d.cfg.Store(cfg)
 	d.reloadOK.Set(1)
 	d.reloadTime.SetToCurrentTime()
@@ -109,6 +115,7 @@ func New(opts Options) (*Daemon, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		d.reloadOK, d.reloadTime, d.reloadsTotal,
+		d.traffic,
 	)
 	// The SNMP collector is not registered: /metrics serves its pre-rendered
 	// chunks beside the registry's families (see serveMetrics), and a family
@@ -128,6 +135,9 @@ func loadConfig(opts Options) (*config.Config, error) {
 
 // SNMP is the SNMP collector (the benchmark polls through it).
 func (d *Daemon) SNMP() *snmp.Collector { return d.snmp }
+
+// Traffic is the traffic collector.
+func (d *Daemon) Traffic() *traffic.Collector { return d.traffic }
 
 // Registry is the registry whose families /metrics serves beside the SNMP
 // collector's (tests lint it).
@@ -161,6 +171,11 @@ func (d *Daemon) reload() error {
 	if err != nil {
 		return err
 	}
+	// Traffic first: it builds its new sources before stopping the old ones, so a
+	// failure there leaves everything as it was.
+	if err := d.traffic.Apply(cfg); err != nil {
+		return fmt.Errorf("applying the new config: %w", err)
+	}
 	if err := d.snmp.Apply(cfg); err != nil {
 		return fmt.Errorf("applying the new config: %w", err)
 	}
@@ -182,6 +197,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Go(func() {
 		if err := d.snmp.Run(ctx); err != nil {
 			d.logger.Error("snmp collector stopped", "err", err)
+		}
+	})
+	wg.Go(func() {
+		if err := d.traffic.Run(ctx); err != nil {
+			d.logger.Error("traffic collector stopped", "err", err)
 		}
 	})
 

@@ -38,7 +38,13 @@ func labConfig(t *testing.T, ctx context.Context, extraTargets ...string) string
 	// The lab's clock runs from 10:00 on a meeting day: sessions are on, and the AP
 	// that fails at :10, :25, :40 and :55 is up for the next ten minutes, whatever
 	// the wall clock says, so that counts of APs do not depend on when tests run.
-	base, started := time.Date(2026, 11, 22, 10, 0, 0, 0, time.Local), time.Now()
+	return labConfigAt(t, ctx, time.Date(2026, 11, 22, 10, 0, 0, 0, time.Local), extraTargets...)
+}
+
+// labConfigAt is labConfig with the lab's clock starting at base.
+func labConfigAt(t *testing.T, ctx context.Context, base time.Time, extraTargets ...string) string {
+	t.Helper()
+	started := time.Now()
 	clock := func() time.Time { return base.Add(time.Since(started)) }
 	network, err := lab.Start(ctx, lab.Options{Host: "127.0.0.1", Now: clock})
 	if err != nil {
@@ -72,13 +78,18 @@ func startDaemon(t *testing.T, extraTargets ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfgFile := labConfig(t, ctx, extraTargets...)
+	return runDaemon(t, ctx, labConfig(t, ctx, extraTargets...), testLogger())
+}
+
+// runDaemon runs a daemon on cfgFile until the test ends.
+func runDaemon(t *testing.T, ctx context.Context, cfgFile string, logger *slog.Logger) *running {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	empty := ""
-	d, err := New(Options{ConfigFile: cfgFile, Logger: testLogger(), Listener: ln, WebConfig: &web.FlagConfig{WebConfigFile: &empty}})
+	d, err := New(Options{ConfigFile: cfgFile, Logger: logger, Listener: ln, WebConfig: &web.FlagConfig{WebConfigFile: &empty}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/meetnoc/meetnoc/collectors/snmp"
+	"github.com/meetnoc/meetnoc/collectors/traffic"
 	"github.com/meetnoc/meetnoc/internal/exposition"
 )
 
@@ -131,6 +132,13 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 	"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"stamp":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"join":     strings.Join,
+	"silent":   sourceSilent,
+	"percent": func(part, whole uint64) string {
+		if whole == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.2f %%", 100*float64(part)/float64(part+whole))
+	},
 }).Parse(statusHTML))
 
 // statusPage is what the status page shows; one section per kind of component.
@@ -140,6 +148,7 @@ type statusPage struct {
 	Reload                       *reloadResult
 	Targets                      []snmp.TargetStatus
 	Up, Down, Pending            int
+	Sources                      []traffic.SourceStatus
 }
 
 func (d *Daemon) serveStatus(w http.ResponseWriter, _ *http.Request) {
@@ -151,7 +160,11 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, _ *http.Request) {
 		Started:    d.started,
 		Reload:     d.lastReload.Load(),
 		Targets:    d.snmp.Status(),
+		Sources:    d.traffic.Status(),
 	}
+	slices.SortStableFunc(p.Sources, func(a, b traffic.SourceStatus) int {
+		return cmp.Compare(sourceRank(a, p.Now), sourceRank(b, p.Now))
+	})
 	// Problems first: the volunteer glancing at the page needs the down targets, not
 	// the alphabet. Status() is sorted by name, and the sort is stable.
 	slices.SortStableFunc(p.Targets, func(a, b snmp.TargetStatus) int { return cmp.Compare(rank(a), rank(b)) })
@@ -172,6 +185,27 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	buf.WriteTo(w)
+}
+
+// sourceRank puts failed sources first, then silent ones, then the rest.
+func sourceRank(s traffic.SourceStatus, now time.Time) int {
+	switch {
+	case s.Err != nil:
+		return 0
+	case sourceSilent(s, now):
+		return 1
+	}
+	return 2
+}
+
+// sourceSilent: a live source that has taken in nothing for a minute is worth a
+// look (a mirror port unplugged, switches exporting elsewhere).
+func sourceSilent(s traffic.SourceStatus, now time.Time) bool {
+	last := s.LastPacket
+	if last.Before(s.Since) {
+		last = s.Since
+	}
+	return s.Running && s.Type != traffic.SourceTypePcap && now.Sub(last) > time.Minute
 }
 
 func rank(t snmp.TargetStatus) int {

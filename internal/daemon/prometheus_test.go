@@ -40,6 +40,10 @@ scrape_configs:
 		`count(meetnoc_snmp_target_info{role="core"})`:      2,
 		`count(meetnoc_config_last_reload_successful == 1)`: 1,
 		`count(meetnoc_build_info)`:                         1,
+		// The lab's sFlow: every SSID carries IPv6, and only ietf has NAT64.
+		`count(sum by (ssid) (meetnoc_traffic_bytes_total{family="ipv6"}) > 0)`:  3,
+		`count(sum by (ssid) (meetnoc_traffic_bytes_total{family="nat64"}) > 0)`: 1,
+		`count(meetnoc_capture_up{source="switches"} == 1)`:                      1,
 	} {
 		if v, ok, err := prom.Query(q); err != nil || !ok || v != want {
 			t.Errorf("%s = %v (ok %v, %v), want %v", q, v, ok, err, want)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -26,6 +27,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock every value is computed from; default time.Now.
 	Now func() time.Time
+	// SFlowCollector is where the access switches send sFlow (host:port). By
+	// default Host at the port after the agents' (BasePort + number of
+	// devices), or a free port when BasePort is 0; ConfigYAML listens there.
+	SFlowCollector string
+	// SFlowSampling is the access switches' sFlow sampling rate (1 in N);
+	// default DefaultSFlowSampling.
+	SFlowSampling uint32
 }
 
 // Device is one simulated device as a poller sees it.
@@ -44,10 +52,13 @@ type Network struct {
 	agents  []*snmpagent.Agent
 	faults  []*snmpagent.Faults
 	devices []Device
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	errs    []error
-	mu      sync.Mutex
+	sflow   netip.AddrPort // where the access switches send sFlow
+	// sampling is their sampling rate, 1 in sampling.
+	sampling uint32
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	errs     []error
+	mu       sync.Mutex
 }
 
 // Start builds the lab network and starts its agents. It returns once every agent
@@ -106,9 +117,39 @@ func Start(ctx context.Context, opts Options) (*Network, error) {
 			}
 		}()
 	}
-	opts.Logger.Info("lab network started", "devices", len(n.devices), "first", n.devices[0].Address)
+	if err := n.startSFlow(ctx, m, opts); err != nil {
+		cancel()
+		n.wg.Wait()
+		return nil, err
+	}
+	opts.Logger.Info("lab network started", "devices", len(n.devices), "first", n.devices[0].Address, "sflow_to", n.sflow.String())
 	return n, nil
 }
+
+// startSFlow starts the access switches' sFlow agents.
+func (n *Network) startSFlow(ctx context.Context, m *model, opts Options) error {
+	if opts.SFlowSampling == 0 {
+		opts.SFlowSampling = DefaultSFlowSampling
+	}
+	collector, err := sflowCollectorAddr(opts, len(m.devices))
+	if err != nil {
+		return err
+	}
+	e, err := newSFlowExporter(m, opts.Now, opts.SFlowSampling, collector, opts.Logger.With("component", "sflow"))
+	if err != nil {
+		return err
+	}
+	if err := e.open(); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	n.sflow, n.sampling = collector, opts.SFlowSampling
+	n.wg.Go(func() { e.run(ctx) })
+	return nil
+}
+
+// SFlowCollector is where the access switches send sFlow: the listen address of
+// ConfigYAML's sflow source.
+func (n *Network) SFlowCollector() string { return n.sflow.String() }
 
 // Devices lists the simulated devices, in the order of their ports.
 func (n *Network) Devices() []Device {
@@ -166,7 +207,7 @@ func (n *Network) Close() error {
 // ConfigYAML is a complete meetnoc configuration that polls this network: the
 // same as configs/lab.yml, with the agents' actual addresses.
 func (n *Network) ConfigYAML() []byte {
-	return configYAML(n.devices, runNote)
+	return configYAML(n.devices, n.sflow.String(), n.sampling, runNote)
 }
 
 // ServeRecording serves an snmpsim recording (.snmprec) at addr over SNMP v1/v2c

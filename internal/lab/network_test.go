@@ -26,7 +26,8 @@ var update = flag.Bool("update", false, "rewrite configs/lab.yml from the lab's 
 // configs/lab.yml is what the lab generates for its default ports, and loads as
 // a valid meetnoc config.
 func TestLabConfigFile(t *testing.T) {
-	want := configYAML(plannedDevices(newModel(time.Now), "127.0.0.1", DefaultBasePort), fileNote)
+	devices := plannedDevices(newModel(time.Now), "127.0.0.1", DefaultBasePort)
+	want := configYAML(devices, sflowListen("127.0.0.1", DefaultBasePort, len(devices)), DefaultSFlowSampling, fileNote)
 	path := filepath.Join("..", "..", "configs", "lab.yml")
 	if *update {
 		if err := os.WriteFile(path, want, 0o644); err != nil {
