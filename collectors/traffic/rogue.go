@@ -159,21 +159,30 @@ func (l *rogueLimiter) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// rogueOffer logs an OFFER from a server the SSID does not allow.
-func (d *payloadDecoder) rogueOffer(r Result, m *dhcpMessage) {
+// rogueSighting counts a rogue sender's frame and, when the rate limit lets it
+// through, returns the attributes every rogue warning starts with.
+func (d *payloadDecoder) rogueSighting(kind rogueKind, r Result, mac [6]byte, source netip.Addr) ([]slog.Attr, uint64, uint64, bool) {
 	if d.rogue == nil {
-		return
+		return nil, 0, 0, false
 	}
 	ssid := d.ssidNames[r.SSID]
-	log, suppressed, overBudget := d.rogue.sighting(rogueKey{kind: rogueDHCP, mac: m.srcMAC, vlan: r.VLAN}, ssid)
+	log, suppressed, overBudget := d.rogue.sighting(rogueKey{kind: kind, mac: mac, vlan: r.VLAN}, ssid)
 	if !log {
-		return
+		return nil, 0, 0, false
 	}
-	attrs := []slog.Attr{
+	return []slog.Attr{
 		slog.String("ssid", ssid),
 		slog.Int("vlan", int(r.VLAN)),
-		slog.String("mac", net.HardwareAddr(m.srcMAC[:]).String()),
-		slog.String("source", netip.AddrFrom4(m.srcIP).String()),
+		slog.String("mac", net.HardwareAddr(mac[:]).String()),
+		slog.String("source", source.String()),
+	}, suppressed, overBudget, true
+}
+
+// rogueOffer logs an OFFER from a server the SSID does not allow.
+func (d *payloadDecoder) rogueOffer(r Result, m *dhcpMessage) {
+	attrs, suppressed, overBudget, ok := d.rogueSighting(rogueDHCP, r, m.srcMAC, netip.AddrFrom4(m.srcIP))
+	if !ok {
+		return
 	}
 	if m.hasServerID {
 		attrs = append(attrs, slog.String("server_id", netip.AddrFrom4(m.serverID).String()))
@@ -185,19 +194,9 @@ func (d *payloadDecoder) rogueOffer(r Result, m *dhcpMessage) {
 
 // rogueRA logs a Router Advertisement from a router the SSID does not allow.
 func (d *payloadDecoder) rogueRA(r Result, m *raMessage) {
-	if d.rogue == nil {
+	attrs, suppressed, overBudget, ok := d.rogueSighting(rogueRA, r, m.srcMAC, netip.AddrFrom16(m.srcIP))
+	if !ok {
 		return
-	}
-	ssid := d.ssidNames[r.SSID]
-	log, suppressed, overBudget := d.rogue.sighting(rogueKey{kind: rogueRA, mac: m.srcMAC, vlan: r.VLAN}, ssid)
-	if !log {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("ssid", ssid),
-		slog.Int("vlan", int(r.VLAN)),
-		slog.String("mac", net.HardwareAddr(m.srcMAC[:]).String()),
-		slog.String("source", netip.AddrFrom16(m.srcIP).String()),
 	}
 	if m.hasSLLA && m.slla != m.srcMAC {
 		attrs = append(attrs, slog.String("slla", net.HardwareAddr(m.slla[:]).String()))
