@@ -110,12 +110,18 @@ func newPcapSource(env sourceEnv) (source, error) {
 
 // captureFile is an open capture file.
 type captureFile struct {
-	f  *os.File
-	rd packetReader
-	ng *pcapgo.NgReader // nil for a classic pcap file
+	f      *os.File
+	rd     packetReader
+	ng     *pcapgo.NgReader // nil for a classic pcap file
+	mapped *mappedPcap      // a classic pcap file read through a mapping
 }
 
-func (c *captureFile) Close() error { return c.f.Close() }
+func (c *captureFile) Close() error {
+	if c.mapped != nil {
+		c.mapped.Close()
+	}
+	return c.f.Close()
+}
 
 // openCaptureFile opens a pcap or pcapng file, gzip-compressed or not, told apart by
 // their magic numbers, and checks that it holds Ethernet frames. For pcapng, the
@@ -135,6 +141,11 @@ func openCaptureFile(path string) (*captureFile, error) {
 }
 
 func newCaptureFile(f *os.File, path string) (*captureFile, error) {
+	if m, ok, err := mapPcap(f, path); err != nil {
+		return nil, err
+	} else if ok {
+		return &captureFile{f: f, rd: m, mapped: m}, nil
+	}
 	br := bufio.NewReaderSize(f, pcapReadBuffer)
 	if m, err := br.Peek(2); err == nil && [2]byte(m) == gzipMagic {
 		zr, err := gzip.NewReader(br)

@@ -203,7 +203,10 @@ func TestPcapSourceFormats(t *testing.T) {
 	testenv.WriteCapture(t, filepath.Join(dir, "mix.pcap"), testenv.FormatPcap, 0, records(mix))
 	testenv.WriteCapture(t, filepath.Join(dir, "mix.pcapng"), testenv.FormatPcapng, 0, records(mix))
 	gzipFile(t, filepath.Join(dir, "mix.pcap"), filepath.Join(dir, "mix.pcap.gz"))
-	for _, name := range []string{"mix.pcap", "mix.pcapng", "mix.pcap.gz"} {
+	bigEndianNanos(t, filepath.Join(dir, "mix.pcap"), filepath.Join(dir, "mix-be-ns.pcap"))
+	// mix.pcap and mix-be-ns.pcap are read through the mapping (pcap_mmap.go),
+	// the others through pcapgo.
+	for _, name := range []string{"mix.pcap", "mix-be-ns.pcap", "mix.pcapng", "mix.pcap.gz"} {
 		t.Run(name, func(t *testing.T) {
 			p := newPcapRun(t)
 			if err := p.run(t, context.Background(), config.TrafficSource{Path: filepath.Join(dir, name)}); err != nil {
@@ -223,6 +226,38 @@ func TestPcapSourceFormats(t *testing.T) {
 				t.Errorf("worker clock at the end = %v, want the last record's timestamp %v", got, want)
 			}
 		})
+	}
+}
+
+// bigEndianNanos rewrites a little-endian microsecond pcap file as a big-endian
+// nanosecond one (as written on a big-endian host by tcpdump --nano).
+func bigEndianNanos(t testing.TB, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le, be := binary.LittleEndian, binary.BigEndian
+	if le.Uint32(b) != 0xa1b2c3d4 {
+		t.Fatalf("%s is not a little-endian microsecond pcap file", src)
+	}
+	be.PutUint32(b[0:], 0xa1b23c4d)
+	be.PutUint16(b[4:], le.Uint16(b[4:]))
+	be.PutUint16(b[6:], le.Uint16(b[6:]))
+	for i := 8; i < 24; i += 4 {
+		be.PutUint32(b[i:], le.Uint32(b[i:]))
+	}
+	for off := 24; off < len(b); {
+		h := b[off : off+16]
+		sec, usec, caplen, length := le.Uint32(h), le.Uint32(h[4:]), le.Uint32(h[8:]), le.Uint32(h[12:])
+		be.PutUint32(h, sec)
+		be.PutUint32(h[4:], usec*1000)
+		be.PutUint32(h[8:], caplen)
+		be.PutUint32(h[12:], length)
+		off += 16 + int(caplen)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -174,7 +174,8 @@ func (d *payloadDecoder) rogueSighting(kind rogueKind, r Result, mac [6]byte, so
 		slog.String("ssid", ssid),
 		slog.Int("vlan", int(r.VLAN)),
 		slog.String("mac", net.HardwareAddr(mac[:]).String()),
-		slog.String("source", source.String()),
+		// Not "source": promslog keeps that key for the caller's file and line.
+		slog.String("address", source.String()),
 	}, suppressed, overBudget, true
 }
 

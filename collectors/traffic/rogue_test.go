@@ -171,7 +171,7 @@ func TestRogueDHCPLog(t *testing.T) {
 	recs := rig.h.take()
 	checkRecord(t, recs, "rogue DHCP server", map[string]string{
 		"ssid": "ietf", "vlan": "100", "mac": "02:ba:d0:00:00:66",
-		"source": "192.168.1.1", "server_id": "192.168.1.254", "ipv6_only": "true",
+		"address": "192.168.1.1", "server_id": "192.168.1.254", "ipv6_only": "true",
 	})
 	// chaddr and yiaddr are the client's.
 	checkNoClient(t, recs, clientMAC.String(), "100.64.42.232")
@@ -187,7 +187,7 @@ func TestRogueDHCPLog(t *testing.T) {
 	// The same MAC on another VLAN is another sender: logged at once.
 	rig.observe(t, offer(101, rogueMAC, "192.168.1.1", false))
 	checkRecord(t, rig.h.take(), "rogue DHCP server", map[string]string{
-		"ssid": "ietf", "vlan": "101", "mac": "02:ba:d0:00:00:66", "source": "192.168.1.1", "server_id": "192.168.1.1", "ipv6_only": "false",
+		"ssid": "ietf", "vlan": "101", "mac": "02:ba:d0:00:00:66", "address": "192.168.1.1", "server_id": "192.168.1.1", "ipv6_only": "false",
 	})
 	// A minute after its first warning, the sender is logged again with the
 	// sightings suppressed in between.
@@ -195,7 +195,7 @@ func TestRogueDHCPLog(t *testing.T) {
 	rig.observe(t, rogue)
 	checkRecord(t, rig.h.take(), "rogue DHCP server", map[string]string{
 		"ssid": "ietf", "vlan": "100", "mac": "02:ba:d0:00:00:66",
-		"source": "192.168.1.1", "server_id": "192.168.1.254", "ipv6_only": "true", "suppressed": "5",
+		"address": "192.168.1.1", "server_id": "192.168.1.254", "ipv6_only": "true", "suppressed": "5",
 	})
 	rig.observe(t, rogue)
 	if recs := rig.h.take(); len(recs) != 0 {
@@ -214,14 +214,14 @@ func TestRogueRALog(t *testing.T) {
 		pref64Opt("64:ff9b::/96", 1800, 7)), rogueMAC)
 	rig.observe(t, rogueRA, rogueRA)
 	checkRecord(t, rig.h.take(), "rogue router", map[string]string{
-		"ssid": "ietf", "vlan": "100", "mac": "02:ba:d0:00:00:66", "source": "fe80::bad",
+		"ssid": "ietf", "vlan": "100", "mac": "02:ba:d0:00:00:66", "address": "fe80::bad",
 		"slla": "02:ba:d0:00:00:99", "router_lifetime": "1800",
 		"prefixes": "2001:db8:bad::/64,2001:db8:bad:1::/64", "pref64": "64:ff9b::/96,invalid(plc=7)",
 	})
 	// A rogue on one kind does not silence the other kind from the same MAC.
 	rig.observe(t, offer(100, rogueMAC, "192.168.1.1", false))
 	checkRecord(t, rig.h.take(), "rogue DHCP server", map[string]string{
-		"ssid": "ietf", "vlan": "100", "mac": "02:ba:d0:00:00:66", "source": "192.168.1.1", "server_id": "192.168.1.1", "ipv6_only": "false",
+		"ssid": "ietf", "vlan": "100", "mac": "02:ba:d0:00:00:66", "address": "192.168.1.1", "server_id": "192.168.1.1", "ipv6_only": "false",
 	})
 	// Allowed by address, MAC or SLLA: not logged.
 	rig.observe(t,
@@ -239,7 +239,7 @@ func TestRogueRALog(t *testing.T) {
 	})
 	rig.observe(t, routed)
 	checkRecord(t, rig.h.take(), "rogue router", map[string]string{
-		"ssid": "ietf", "vlan": "100", "mac": "02:ba:d0:00:00:77", "source": "2001:db8:bad::1",
+		"ssid": "ietf", "vlan": "100", "mac": "02:ba:d0:00:00:77", "address": "2001:db8:bad::1",
 		"hop_limit": "64", "router_lifetime": "1800", "prefixes": "", "pref64": "",
 	})
 
@@ -325,14 +325,14 @@ func TestRealRogue(t *testing.T) {
 	rig.observe(t, readCapture(t, "dhcp-option-108.pcapng")...)
 	recs := rig.h.take()
 	checkRecord(t, recs, "rogue DHCP server", map[string]string{
-		"ssid": "ietf", "vlan": "0", "mac": "98:49:25:13:25:40", "source": "10.56.0.2",
+		"ssid": "ietf", "vlan": "0", "mac": "98:49:25:13:25:40", "address": "10.56.0.2",
 		"server_id": "31.130.229.6", "ipv6_only": "true",
 	})
 	checkNoClient(t, recs, "42:b4:44:b4:f0:ee", "10.56.42.232", "MacBookPro", "macbookpro")
 
 	rig.observe(t, readCapture(t, "icmpv6-ra-pref64.pcap")...)
 	checkRecord(t, rig.h.take(), "rogue router", map[string]string{
-		"ssid": "ietf", "vlan": "0", "mac": "e2:15:81:b4:b9:45", "source": "fe80::e015:81ff:feb4:b945",
+		"ssid": "ietf", "vlan": "0", "mac": "e2:15:81:b4:b9:45", "address": "fe80::e015:81ff:feb4:b945",
 		"router_lifetime": "500", "prefixes": "2001:db8:cc:dd::/64", "pref64": "2001:db8:1:64:ff9b::/96",
 	})
 	if got := rig.ev.ssids[1].ras[0]; got != [numPref64]uint64{pref64Mismatch: 4} {

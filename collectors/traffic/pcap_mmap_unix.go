@@ -1,0 +1,7 @@
+//go:build unix && !linux
+
+package traffic
+
+func adviseSequential([]byte) {}
+
+func releasePages([]byte) {}
