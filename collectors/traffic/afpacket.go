@@ -51,8 +51,9 @@ const (
 	afpBlockTimeout = 50 * time.Millisecond
 	// afpPollTimeout bounds a wait for the next block, so an idle worker still
 	// publishes and notices that ctx ended (well within a second). A worker
-	// publishes after every block, and a block spans at most afpBlockTimeout of
-	// traffic, so a busy worker's counts are never older than that.
+	// calls Publish after every block, and a block spans at most
+	// afpBlockTimeout of traffic, so busy or quiet, the counts are handed over
+	// on Publish's own cadence.
 	afpPollTimeout = 200 * time.Millisecond
 	// afpStatsEvery is how often a worker reads its socket's drop counter (a
 	// getsockopt call) and reports blocks it could not walk.
@@ -259,9 +260,10 @@ func openError(iface string, err error) error {
 	return fmt.Errorf("afpacket: opening capture on %q: %w", iface, err)
 }
 
-// capture is one worker's loop. It first drains what the socket took in before
-// it joined the fanout group and got its filter (frames every member saw, not
-// sampled), then classifies the frames of every block the kernel hands over
+// capture is one worker's loop. It first drains anything the ring took in
+// before the socket joined the fanout group and got its filter (frames every
+// member would have seen, not sampled: openRing keeps that empty, the drain
+// makes sure), then classifies the frames of every block the kernel hands over
 // where they lie, and gives the block back.
 func (s *afpacketSource) capture(ctx context.Context, r *ring, w *Worker, ready func()) error {
 	if err := r.drain(ctx); err != nil {
@@ -278,10 +280,9 @@ func (s *afpacketSource) capture(ctx context.Context, r *ring, w *Worker, ready 
 		stats    = s.env.stats
 		health   ringHealth
 		nextStat = s.env.now().Add(afpStatsEvery)
-		done     = ctx.Done()
 		runErr   error
 	)
-	for {
+	for ctx.Err() == nil {
 		block, err := r.next(afpPollTimeout)
 		if err != nil {
 			runErr = fmt.Errorf("afpacket: capture on %q stopped: %w (interface down or removed?)", s.iface, err)
@@ -307,12 +308,6 @@ func (s *afpacketSource) capture(ctx context.Context, r *ring, w *Worker, ready 
 			health.update(r, stats, now, s.env.logger)
 			nextStat = now.Add(afpStatsEvery)
 		}
-		select {
-		case <-done:
-		default:
-			continue
-		}
-		break
 	}
 	now := s.env.now()
 	health.update(r, stats, now, s.env.logger)
