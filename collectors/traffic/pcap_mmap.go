@@ -31,15 +31,15 @@ const (
 // pcapReleaseEvery is how far the reader gets past the pages it last released:
 // pages already read are dropped from the process (they stay in the page cache),
 // so that replaying a 10 GB file does not show as 10 GB of resident memory.
-const pcapReleaseEvery = 8 << 20
+const pcapReleaseEvery = 2 << 20
 
 // mappedPcap reads the records of a mapped classic pcap file.
 type mappedPcap struct {
 	data     []byte
 	off      int
 	released int // bytes from the start already given back with releasePages
-	order binary.ByteOrder
-	nanos bool // nanosecond timestamps (magic 0xa1b23c4d)
+	order    binary.ByteOrder
+	nanos    bool // nanosecond timestamps (magic 0xa1b23c4d)
 }
 
 // mapPcap maps f when it is a regular, uncompressed, classic pcap file of
