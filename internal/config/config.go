@@ -18,6 +18,7 @@ type Config struct {
 	Traffic       Traffic        `yaml:"traffic"`
 	DNS           DNS            `yaml:"dns"`
 	Netlink       Netlink        `yaml:"netlink"`
+	NAT64Probes   NAT64Probes    `yaml:"nat64_probes"`
 
 	// Profiles holds every profile by name: the embedded ones, then profile_files
 	// (a user's profile of the same name replaces the embedded one).
@@ -157,17 +158,75 @@ type DNS struct {
 
 // Resolver is a DNS resolver to probe.
 type Resolver struct {
-	Name      string `yaml:"name"`
-	Address   string `yaml:"address"`
-	Transport string `yaml:"transport"` // udp (default), tcp
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+	// Transport is udp (default; a truncated answer is asked again over TCP),
+	// tcp, or tls (DNS over TLS, RFC 7858; Address usually on port 853).
+	Transport string `yaml:"transport"`
+	// TLSServerName is the name the resolver's certificate must carry (tls);
+	// default the address's host.
+	TLSServerName string `yaml:"tls_server_name"`
+	// SourceAddress and Interface bind the probe's socket, so that it leaves
+	// through an SSID's VLAN as the clients' queries do.
+	SourceAddress netip.Addr `yaml:"source_address"`
+	Interface     string     `yaml:"interface"`
+	// SSID names the SSID whose path this resolver is probed through; it is a
+	// label of the resolver's metrics (meetnoc_dns_resolver_info).
+	SSID string `yaml:"ssid"`
 }
 
-// DNSCheck is one query sent to every resolver.
+// DNSCheck is one query sent to every resolver (or to Resolvers).
 type DNSCheck struct {
 	Name  string `yaml:"name"`
 	Query string `yaml:"query"`
 	Type  string `yaml:"type"` // A, AAAA, …
-	DNS64 bool   `yaml:"dns64"`
+	// DNS64: the AAAA answer must be synthesized from an A record inside one of
+	// nat64_prefixes; for ipv4only.arpa the prefix is found as RFC 7050 does.
+	DNS64 bool `yaml:"dns64"`
+	// NotSynthesized: no AAAA answer may lie inside nat64_prefixes (a dual-stack
+	// name must get its own AAAA, not a synthesized one).
+	NotSynthesized bool `yaml:"not_synthesized"`
+	// Rcode is the expected response code; default NOERROR.
+	Rcode string `yaml:"rcode"`
+	// MinAnswers is the fewest answer records of the asked type; default 1 when
+	// Rcode is NOERROR, else 0.
+	MinAnswers *int `yaml:"min_answers"`
+	// AnswersIn: every A/AAAA answer must lie inside one of these prefixes;
+	// AnswersNotIn: none may.
+	AnswersIn    []netip.Prefix `yaml:"answers_in"`
+	AnswersNotIn []netip.Prefix `yaml:"answers_not_in"`
+	// AnswerMatches is a regular expression that at least one answer record,
+	// in its zone-file text form, must match.
+	AnswerMatches string `yaml:"answer_matches"`
+	// AD: the answer must carry the Authenticated Data bit (the resolver
+	// validates DNSSEC); the query sets the AD and DO bits.
+	AD bool `yaml:"ad"`
+	// Resolvers limits the check to these resolvers; default all of them.
+	Resolvers []string `yaml:"resolvers"`
+}
+
+// NAT64Probes configures the NAT64 data-plane probe (issue 4): each target is
+// reached through the NAT64 prefix and directly over IPv4, so that a broken
+// NAT64 is told apart from a broken destination.
+type NAT64Probes struct {
+	Interval time.Duration `yaml:"interval"` // default 15s
+	Timeout  time.Duration `yaml:"timeout"`  // default 2s
+	Targets  []NAT64Target `yaml:"targets"`
+}
+
+// NAT64Target is one IPv4 destination probed through NAT64.
+type NAT64Target struct {
+	Name string `yaml:"name"`
+	// Address is the IPv4 destination, addr:port for TCP connect.
+	Address string `yaml:"address"`
+	// Prefix is the NAT64 prefix to reach it through; default the first of
+	// nat64_prefixes.
+	Prefix netip.Prefix `yaml:"prefix"`
+	// ICMP also sends ICMPv6 / ICMP echo (needs CAP_NET_RAW or the
+	// net.ipv4.ping_group_range sysctl).
+	ICMP bool `yaml:"icmp"`
+	// SourceAddress binds the IPv6 probe, e.g. to an address in the IPv6-only SSID.
+	SourceAddress netip.Addr `yaml:"source_address"`
 }
 
 // Netlink configures the host's own view (issue 4).

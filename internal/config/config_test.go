@@ -137,6 +137,50 @@ snmp:
 	}
 }
 
+// DNS checks and NAT64 targets: what a check expects when it says nothing, and
+// the NAT64 prefix a target goes through.
+func TestDNSAndNAT64Defaults(t *testing.T) {
+	cfg := mustLoad(t, `
+nat64_prefixes: [64:ff9b:1::/96, 64:ff9b::/96]
+dns:
+  resolvers: [{name: r, address: "127.0.0.1:53"}]
+  checks:
+    - {name: dns64, query: ipv4only.arpa, type: aaaa, dns64: true}
+    - {name: gone, query: nx.test, type: A, rcode: nxdomain}
+    - {name: two, query: www.test, type: A, min_answers: 2}
+nat64_probes:
+  targets:
+    - {name: web, address: "192.0.2.80:443"}
+    - {name: other, address: "192.0.2.81:443", prefix: 64:ff9b::/96}
+snmp:
+  auths: {v2: {version: 2c, community: public}}
+  targets: [{name: sw1, address: 127.0.0.1, auth: v2, profiles: [if_mib]}]
+`)
+	type want struct {
+		typ, rcode string
+		min        int
+	}
+	for i, w := range []want{{"AAAA", "NOERROR", 1}, {"A", "NXDOMAIN", 0}, {"A", "NOERROR", 2}} {
+		c := cfg.DNS.Checks[i]
+		if c.Type != w.typ || c.Rcode != w.rcode || c.MinAnswers == nil || *c.MinAnswers != w.min {
+			t.Errorf("check %s: type %s rcode %s min_answers %v, want %+v", c.Name, c.Type, c.Rcode, c.MinAnswers, w)
+		}
+	}
+	if r := cfg.DNS.Resolvers[0]; r.Transport != "udp" {
+		t.Errorf("resolver transport = %q, want udp", r.Transport)
+	}
+	n := cfg.NAT64Probes
+	if n.Interval != 15*time.Second || n.Timeout != 2*time.Second {
+		t.Errorf("nat64_probes interval %s timeout %s", n.Interval, n.Timeout)
+	}
+	if got := n.Targets[0].Prefix.String(); got != "64:ff9b:1::/96" {
+		t.Errorf("target web prefix = %s, want the first of nat64_prefixes", got)
+	}
+	if got := n.Targets[1].Prefix.String(); got != "64:ff9b::/96" {
+		t.Errorf("target other prefix = %s, want its own", got)
+	}
+}
+
 func mustLoad(t *testing.T, text string) *Config {
 	t.Helper()
 	cfg, err := LoadBytes([]byte(text), filepath.Join(t.TempDir(), "meetnoc.yml"))
@@ -269,6 +313,36 @@ func TestInvalidConfigs(t *testing.T) {
 			`bad.yml:4: snmp.auths.b.community_file: environment variable MEETNOC_TEST_UNSET_VAR is not set`,
 		},
 	}, {
+		name: "dns checks and nat64 probes",
+		yaml: `ssids: [{name: ietf, vlans: [100]}]
+dns:
+  resolvers:
+    - {name: r1, address: "[2001:db8::53]:53", source_address: 192.0.2.9, ssid: guest}
+    - {name: r2, address: "192.0.2.53:53", transport: udp, tls_server_name: dns.example}
+  checks:
+    - {name: a, query: x.test, type: aaaa, dns64: true, not_synthesized: true}
+    - {name: b, query: x.test, type: A, rcode: BOGUS, min_answers: -1, answer_matches: "(", answers_in: [192.0.2.0/24], resolvers: [r3]}
+nat64_probes:
+  interval: 5s
+  timeout: 5s
+  targets:
+    - {name: t, address: "[2001:db8::1]:443", prefix: 2001:db8::/80, source_address: 192.0.2.1}
+snmp:` + targets,
+		want: []string{
+			`bad.yml:4: dns.resolvers[0].ssid: unknown SSID "guest"`,
+			`bad.yml:4: dns.resolvers[0].source_address: 192.0.2.9 and the resolver 2001:db8::53 are of different address families`,
+			`bad.yml:5: dns.resolvers[1].tls_server_name: only for transport tls, not udp`,
+			`bad.yml:7: dns.checks[0].not_synthesized: a check cannot require synthesis (dns64) and forbid it`,
+			`bad.yml:8: dns.checks[1].rcode: "BOGUS" is not one of NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED`,
+			`bad.yml:8: dns.checks[1].min_answers: must not be negative`,
+			`bad.yml:8: dns.checks[1].answer_matches: error parsing regexp: missing closing ): ` + "`(`",
+			`bad.yml:8: dns.checks[1].resolvers[0]: unknown resolver "r3"`,
+			`bad.yml:11: nat64_probes.timeout: 5s is not shorter than the interval 5s`,
+			`bad.yml:13: nat64_probes.targets[0].address: "[2001:db8::1]:443" is not an IPv4 addr:port (the destination behind the NAT64)`,
+			`bad.yml:13: nat64_probes.targets[0].prefix: 2001:db8::/80 is not an RFC 6052 NAT64 prefix (IPv6, length 32, 40, 48, 56, 64 or 96)`,
+			`bad.yml:13: nat64_probes.targets[0].source_address: 192.0.2.1 is not an IPv6 address (the probe through NAT64 is IPv6)`,
+		},
+	}, {
 		name: "traffic and dns",
 		yaml: `ssids: [{name: ietf, vlans: [100], routers: [192.0.2.1, "00:11:22", fe80::1, "00:00:5e:00:01:64"]}]
 traffic:
@@ -294,7 +368,7 @@ snmp:` + targets,
 			`bad.yml:7: traffic.sources[3].snaplen: 64 is outside 128–65535 (the classifier needs the headers)`,
 			`bad.yml:8: traffic.sources[4].speed: "slow" is not one of fast, recorded`,
 			`bad.yml:10: dns.resolvers[0].address: "192.0.2.53" is not addr:port (IPv6 as [addr]:53)`,
-			`bad.yml:10: dns.resolvers[0].transport: "doh" is not one of udp, tcp`,
+			`bad.yml:10: dns.resolvers[0].transport: "doh" is not one of udp, tcp, tls`,
 			`bad.yml:11: dns.checks[0].dns64: a DNS64 check asks for AAAA, not A`,
 			`bad.yml:11: dns.checks[1].name: duplicate check "c"`,
 			`bad.yml:11: dns.checks[1].query: missing`,

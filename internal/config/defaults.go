@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -22,6 +23,9 @@ const (
 	DefaultTargetLabel        = "target"
 	DefaultSNMPPort           = "161"
 	DefaultResolverTransport  = "udp"
+	DefaultRcode              = "NOERROR"
+	DefaultNAT64ProbeInterval = 15 * time.Second
+	DefaultNAT64ProbeTimeout  = 2 * time.Second
 	DefaultNAT64PrefixLiteral = "64:ff9b::/96"
 	DefaultRingSize           = 64 << 20
 	DefaultMaxCaptureWorkers  = 4
@@ -76,6 +80,32 @@ func (l *loader) applyDefaults(cfg *Config) {
 	for i := range cfg.DNS.Resolvers {
 		if cfg.DNS.Resolvers[i].Transport == "" {
 			cfg.DNS.Resolvers[i].Transport = DefaultResolverTransport
+		}
+	}
+	for i := range cfg.DNS.Checks {
+		c := &cfg.DNS.Checks[i]
+		c.Type = strings.ToUpper(c.Type)
+		if c.Rcode == "" {
+			c.Rcode = DefaultRcode
+		}
+		c.Rcode = strings.ToUpper(c.Rcode)
+		if c.MinAnswers == nil {
+			n := 0
+			if c.Rcode == DefaultRcode {
+				n = 1
+			}
+			c.MinAnswers = &n
+		}
+	}
+	if !l.has(f, "nat64_probes.interval") {
+		cfg.NAT64Probes.Interval = DefaultNAT64ProbeInterval
+	}
+	if !l.has(f, "nat64_probes.timeout") {
+		cfg.NAT64Probes.Timeout = DefaultNAT64ProbeTimeout
+	}
+	for i := range cfg.NAT64Probes.Targets {
+		if t := &cfg.NAT64Probes.Targets[i]; !t.Prefix.IsValid() && len(cfg.NAT64Prefixes) > 0 {
+			t.Prefix = cfg.NAT64Prefixes[0]
 		}
 	}
 	for _, p := range cfg.Profiles {

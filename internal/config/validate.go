@@ -28,7 +28,8 @@ var (
 	authProtocols  = []string{"MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"}
 	privProtocols  = []string{"DES", "AES", "AES192", "AES256", "AES192C", "AES256C"}
 	sourceTypes    = []string{"afpacket", "sflow", "pcap", "pcap_sflow"}
-	transports     = []string{"udp", "tcp"}
+	transports     = []string{"udp", "tcp", "tls"}
+	rcodes         = []string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"}
 	queryTypes     = []string{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "HTTPS", "SVCB", "DS", "DNSKEY"}
 	labelFormats   = []string{"text", "mac", "hex", "ipaddr", "int", "index"}
 )
@@ -47,6 +48,7 @@ func (l *loader) validate(cfg *Config) {
 	l.validateProfiles(cfg)
 	l.validateTraffic(cfg)
 	l.validateDNS(cfg)
+	l.validateNAT64Probes(cfg)
 	for i, name := range cfg.Netlink.Interfaces {
 		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t") {
 			l.errorf(f, fmt.Sprintf("netlink.interfaces[%d]", i), "%q is not a Linux interface name", name)
@@ -547,6 +549,22 @@ func (l *loader) validateDNS(cfg *Config) {
 			l.errorf(f, p+".transport", "%q is not one of %s", r.Transport, strings.Join(transports, ", "))
 		}
 	}
+	ssids := map[string]bool{}
+	for _, s := range cfg.SSIDs {
+		ssids[s.Name] = true
+	}
+	for i, r := range cfg.DNS.Resolvers {
+		p := fmt.Sprintf("dns.resolvers[%d]", i)
+		if r.SSID != "" && !ssids[r.SSID] {
+			l.errorf(f, p+".ssid", "unknown SSID %q", r.SSID)
+		}
+		if r.TLSServerName != "" && r.Transport != "tls" {
+			l.errorf(f, p+".tls_server_name", "only for transport tls, not %s", r.Transport)
+		}
+		if ap, err := netip.ParseAddrPort(r.Address); err == nil && r.SourceAddress.IsValid() && ap.Addr().Unmap().Is4() != r.SourceAddress.Unmap().Is4() {
+			l.errorf(f, p+".source_address", "%s and the resolver %s are of different address families", r.SourceAddress, ap.Addr())
+		}
+	}
 	checks := map[string]bool{}
 	for i, c := range cfg.DNS.Checks {
 		p := fmt.Sprintf("dns.checks[%d]", i)
@@ -554,11 +572,65 @@ func (l *loader) validateDNS(cfg *Config) {
 		if c.Query == "" {
 			l.errorf(f, p+".query", "missing")
 		}
-		if !slices.Contains(queryTypes, strings.ToUpper(c.Type)) {
+		if !slices.Contains(queryTypes, c.Type) {
 			l.errorf(f, p+".type", "%q is not one of %s", c.Type, strings.Join(queryTypes, ", "))
 		}
-		if c.DNS64 && !strings.EqualFold(c.Type, "AAAA") {
+		if c.DNS64 && c.Type != "AAAA" {
 			l.errorf(f, p+".dns64", "a DNS64 check asks for AAAA, not %s", c.Type)
+		}
+		if c.DNS64 && c.NotSynthesized {
+			l.errorf(f, p+".not_synthesized", "a check cannot require synthesis (dns64) and forbid it")
+		}
+		if c.NotSynthesized && c.Type != "AAAA" {
+			l.errorf(f, p+".not_synthesized", "only AAAA answers are synthesized, not %s", c.Type)
+		}
+		if (c.DNS64 || c.NotSynthesized) && len(cfg.NAT64Prefixes) == 0 {
+			l.errorf(f, p, "needs nat64_prefixes to tell synthesized answers")
+		}
+		if !slices.Contains(rcodes, c.Rcode) {
+			l.errorf(f, p+".rcode", "%q is not one of %s", c.Rcode, strings.Join(rcodes, ", "))
+		}
+		if c.MinAnswers != nil && *c.MinAnswers < 0 {
+			l.errorf(f, p+".min_answers", "must not be negative")
+		}
+		if c.AnswerMatches != "" {
+			if _, err := regexp.Compile(c.AnswerMatches); err != nil {
+				l.errorf(f, p+".answer_matches", "%v", err)
+			}
+		}
+		for j, name := range c.Resolvers {
+			if !slices.ContainsFunc(cfg.DNS.Resolvers, func(r Resolver) bool { return r.Name == name }) {
+				l.errorf(f, fmt.Sprintf("%s.resolvers[%d]", p, j), "unknown resolver %q", name)
+			}
+		}
+	}
+}
+
+func (l *loader) validateNAT64Probes(cfg *Config) {
+	f := cfg.File
+	n := &cfg.NAT64Probes
+	if len(n.Targets) == 0 {
+		return
+	}
+	l.positive(f, "nat64_probes.interval", n.Interval)
+	l.positive(f, "nat64_probes.timeout", n.Timeout)
+	if n.Timeout >= n.Interval && n.Interval > 0 {
+		l.errorf(f, "nat64_probes.timeout", "%s is not shorter than the interval %s", n.Timeout, n.Interval)
+	}
+	names := map[string]bool{}
+	for i, t := range n.Targets {
+		p := fmt.Sprintf("nat64_probes.targets[%d]", i)
+		l.uniqueName(f, p, "target", t.Name, names)
+		if ap, err := netip.ParseAddrPort(t.Address); err != nil || !ap.Addr().Unmap().Is4() {
+			l.errorf(f, p+".address", "%q is not an IPv4 addr:port (the destination behind the NAT64)", t.Address)
+		}
+		if !t.Prefix.IsValid() {
+			l.errorf(f, p+".prefix", "missing, and no nat64_prefixes to default to")
+		} else if !t.Prefix.Addr().Is6() || t.Prefix.Addr().Is4In6() || !slices.Contains([]int{32, 40, 48, 56, 64, 96}, t.Prefix.Bits()) {
+			l.errorf(f, p+".prefix", "%s is not an RFC 6052 NAT64 prefix (IPv6, length 32, 40, 48, 56, 64 or 96)", t.Prefix)
+		}
+		if t.SourceAddress.IsValid() && !t.SourceAddress.Is6() {
+			l.errorf(f, p+".source_address", "%s is not an IPv6 address (the probe through NAT64 is IPv6)", t.SourceAddress)
 		}
 	}
 }
