@@ -22,7 +22,8 @@ export GOFLAGS = -tags=gosnmp_nodebug
 # test case once fixed.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./collectors/traffic:FuzzClassify ./collectors/traffic:FuzzSFlowWalk \
-                ./collectors/traffic:FuzzDHCPv4 ./collectors/traffic:FuzzRA
+                ./collectors/traffic:FuzzDHCPv4 ./collectors/traffic:FuzzRA \
+                ./probes/dns:FuzzAnswer
 
 .PHONY: all build run test test-deps check-format vet fuzz bench clean
 

@@ -17,6 +17,8 @@ declare -A need=(
   [tshark]=tshark
   [tcpdump]=tcpdump
   [ip]=iproute2
+  [tayga]=tayga
+  [unbound]=unbound
 )
 
 missing=()
