@@ -22,9 +22,12 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/meetnoc/meetnoc/collectors/netlink"
 	"github.com/meetnoc/meetnoc/collectors/snmp"
 	"github.com/meetnoc/meetnoc/collectors/traffic"
 	"github.com/meetnoc/meetnoc/internal/config"
+	dnsprobe "github.com/meetnoc/meetnoc/probes/dns"
+	nat64probe "github.com/meetnoc/meetnoc/probes/nat64"
 )
 
 // Options are what `meetnoc run` takes from its flags.
@@ -45,11 +48,14 @@ type Options struct {
 
 // Daemon is one running meetnoc.
 type Daemon struct {
-	opts    Options
-	logger  *slog.Logger
-	reg     *prometheus.Registry
-	snmp    *snmp.Collector
-	traffic *traffic.Collector
+	opts     Options
+	logger   *slog.Logger
+	reg      *prometheus.Registry
+	snmp     *snmp.Collector
+	traffic  *traffic.Collector
+	dns      *dnsprobe.Prober
+	nat64    *nat64probe.Prober
+	hostView *netlink.Collector // nil where netlink is not available and not configured
 
 	cfg   atomic.Pointer[config.Config]
 	ready atomic.Bool
@@ -105,6 +111,23 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.dns, err = dnsprobe.New(cfg, opts.Logger.With("component", "dns"), dnsprobe.Options{})
+	if err != nil {
+		return nil, err
+	}
+	d.nat64, err = nat64probe.New(cfg, opts.Logger.With("component", "nat64"), nat64probe.Options{})
+	if err != nil {
+		return nil, err
+	}
+	d.hostView, err = netlink.New(cfg, opts.Logger.With("component", "netlink"), netlink.Options{})
+	if err != nil {
+		if len(cfg.Netlink.Interfaces) > 0 {
+			return nil, err
+		}
+		// Not Linux, and nothing asked for: the NAT64 route check is all it would do.
+		opts.Logger.Info("host view (netlink) not available", "err", err)
+		d.hostView = nil
+	}
 	d.cfg.Store(cfg)
 	d.reloadOK.Set(1)
 	d.reloadTime.SetToCurrentTime()
@@ -115,8 +138,11 @@ func New(opts Options) (*Daemon, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		d.reloadOK, d.reloadTime, d.reloadsTotal,
-		d.traffic,
+		d.traffic, d.dns, d.nat64,
 	)
+	if d.hostView != nil {
+		d.reg.MustRegister(d.hostView)
+	}
 	// The SNMP collector is not registered: /metrics serves its pre-rendered
 	// chunks beside the registry's families (see serveMetrics), and a family
 	// name in both is refused there rather than duplicated.
@@ -176,6 +202,17 @@ func (d *Daemon) reload() error {
 	if err := d.traffic.Apply(cfg); err != nil {
 		return fmt.Errorf("applying the new config: %w", err)
 	}
+	if err := d.dns.Apply(cfg); err != nil {
+		return fmt.Errorf("applying the new config: %w", err)
+	}
+	if err := d.nat64.Apply(cfg); err != nil {
+		return fmt.Errorf("applying the new config: %w", err)
+	}
+	if d.hostView != nil {
+		if err := d.hostView.Apply(cfg); err != nil {
+			return fmt.Errorf("applying the new config: %w", err)
+		}
+	}
 	if err := d.snmp.Apply(cfg); err != nil {
 		return fmt.Errorf("applying the new config: %w", err)
 	}
@@ -204,6 +241,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.logger.Error("traffic collector stopped", "err", err)
 		}
 	})
+	wg.Go(func() {
+		if err := d.dns.Run(ctx); err != nil {
+			d.logger.Error("DNS prober stopped", "err", err)
+		}
+	})
+	wg.Go(func() {
+		if err := d.nat64.Run(ctx); err != nil {
+			d.logger.Error("NAT64 prober stopped", "err", err)
+		}
+	})
+	if d.hostView != nil {
+		wg.Go(func() {
+			if err := d.hostView.Run(ctx); err != nil {
+				d.logger.Error("host view (netlink) stopped", "err", err)
+			}
+		})
+	}
 
 	srv := &http.Server{
 		Handler:           d.Handler(),

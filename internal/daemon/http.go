@@ -17,9 +17,12 @@ import (
 	"github.com/prometheus/common/version"
 	"gopkg.in/yaml.v3"
 
+	"github.com/meetnoc/meetnoc/collectors/netlink"
 	"github.com/meetnoc/meetnoc/collectors/snmp"
 	"github.com/meetnoc/meetnoc/collectors/traffic"
 	"github.com/meetnoc/meetnoc/internal/exposition"
+	dnsprobe "github.com/meetnoc/meetnoc/probes/dns"
+	nat64probe "github.com/meetnoc/meetnoc/probes/nat64"
 )
 
 // Handler serves every endpoint of the daemon.
@@ -149,6 +152,10 @@ type statusPage struct {
 	Targets                      []snmp.TargetStatus
 	Up, Down, Pending            int
 	Sources                      []traffic.SourceStatus
+	DNS                          []dnsprobe.CheckStatus
+	DNSFailing                   int
+	NAT64                        []nat64probe.TargetStatus
+	HostView                     *netlink.Status
 }
 
 func (d *Daemon) serveStatus(w http.ResponseWriter, _ *http.Request) {
@@ -161,7 +168,23 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, _ *http.Request) {
 		Reload:     d.lastReload.Load(),
 		Targets:    d.snmp.Status(),
 		Sources:    d.traffic.Status(),
+		DNS:        d.dns.Status(),
+		NAT64:      d.nat64.Status(),
 	}
+	if d.hostView != nil {
+		hv := d.hostView.Status()
+		p.HostView = &hv
+	}
+	// Failing checks first, then not yet probed, then the good ones.
+	slices.SortStableFunc(p.DNS, func(a, b dnsprobe.CheckStatus) int { return cmp.Compare(dnsRank(a), dnsRank(b)) })
+	for _, c := range p.DNS {
+		if dnsRank(c) == 0 {
+			p.DNSFailing++
+		}
+	}
+	slices.SortStableFunc(p.NAT64, func(a, b nat64probe.TargetStatus) int {
+		return cmp.Compare(nat64Rank(a), nat64Rank(b))
+	})
 	slices.SortStableFunc(p.Sources, func(a, b traffic.SourceStatus) int {
 		return cmp.Compare(sourceRank(a, p.Now), sourceRank(b, p.Now))
 	})
@@ -185,6 +208,26 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	buf.WriteTo(w)
+}
+
+func dnsRank(c dnsprobe.CheckStatus) int {
+	switch c.Result {
+	case "":
+		return 1
+	case dnsprobe.ResultOK:
+		return 2
+	}
+	return 0
+}
+
+func nat64Rank(t nat64probe.TargetStatus) int {
+	switch t.Verdict {
+	case "ok":
+		return 2
+	case "not probed yet":
+		return 1
+	}
+	return 0
 }
 
 // sourceRank puts failed sources first, then silent ones, then the rest.
