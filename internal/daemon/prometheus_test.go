@@ -44,6 +44,10 @@ scrape_configs:
 		`count(sum by (ssid) (meetnoc_traffic_bytes_total{family="ipv6"}) > 0)`:  3,
 		`count(sum by (ssid) (meetnoc_traffic_bytes_total{family="nat64"}) > 0)`: 1,
 		`count(meetnoc_capture_up{source="switches"} == 1)`:                      1,
+		// The lab's DNS64 resolver is healthy at 10:00: all five checks pass.
+		`count(meetnoc_dns_probe_success{resolver="lab-dns64"} == 1)`: 5,
+		`count(meetnoc_dns64_prefix_info{prefix="64:ff9b::/96"})`:     1,
+		`count(meetnoc_link_up{interface="lo"} == 1)`:                 1,
 	} {
 		if v, ok, err := prom.Query(q); err != nil || !ok || v != want {
 			t.Errorf("%s = %v (ok %v, %v), want %v", q, v, ok, err, want)

@@ -53,6 +53,8 @@ func countAPs() int {
 	return n
 }
 
+// configTemplate is the lab config. snmp.targets stays the last section:
+// internal/daemon's tests append targets to the generated text.
 var configTemplate = template.Must(template.New("lab.yml").Funcs(template.FuncMap{
 	"describe": describe,
 	"quote":    strconv.Quote,
@@ -76,6 +78,15 @@ var configTemplate = template.Must(template.New("lab.yml").Funcs(template.FuncMa
 # RAs carry ietf's PREF64. One minute in fifteen (at :07, :22, :37 and :52) a
 # misconfigured laptop on ietf-dual-stack floods rogue RAs with a wrong PREF64.
 #
+# The DNS64 resolver at {{.DNS}} (UDP and TCP) answers for meeting.test
+# and ipv4only.arpa as the meeting's recursive resolver would, synthesizing AAAA
+# records in {{.NAT64}} for names with only A records. Four minutes an hour it
+# misbehaves, one way each:
+{{- range .DNSFaults}}
+#   :{{printf "%02d" .Minute}}  {{.What}}
+{{- end}}
+# The netlink collector watches the host's loopback: the lab has no VLANs.
+#
 # {{.Note}}
 
 meeting:
@@ -98,6 +109,37 @@ traffic:
       type: sflow
       listen: {{quote .SFlow}}
       agents: [127.0.0.0/8, "::1/128"]
+
+dns:
+  interval: 10s
+  timeout: 1s
+  resolvers:
+    - name: lab-dns64
+      address: {{quote .DNS}}
+      ssid: ietf
+  checks:
+    - name: dns64
+      query: ipv4only.arpa
+      type: AAAA
+      dns64: true
+    - name: www-aaaa
+      query: www.meeting.test
+      type: AAAA
+      not_synthesized: true
+    - name: v4only-aaaa
+      query: v4only.meeting.test
+      type: AAAA
+      dns64: true
+    - name: www-a
+      query: www.meeting.test
+      type: A
+    - name: nxdomain
+      query: no-such-name.meeting.test
+      type: A
+      rcode: NXDOMAIN
+
+netlink:
+  interfaces: [lo]
 
 snmp:
   interval: 10s
@@ -144,8 +186,9 @@ const (
 )
 
 // configYAML renders the lab config for devices, listening for the access
-// switches' sFlow (1 in sampling) at sflow, with note in its header.
-func configYAML(devices []Device, sflow string, sampling uint32, note string) []byte {
+// switches' sFlow (1 in sampling) at sflow and probing the DNS64 resolver at
+// dns, with note in its header.
+func configYAML(devices []Device, sflow string, sampling uint32, dns, note string) []byte {
 	var ssids []labSSID
 	for i, wl := range WLANs {
 		v6, v4, dhcp := wlanAddressing(i, wl)
@@ -154,10 +197,19 @@ func configYAML(devices []Device, sflow string, sampling uint32, note string) []
 			RouterLL: routerLinkLocal.String(), RouterMAC: routerMAC.String(),
 		})
 	}
+	type dnsFault struct {
+		Minute int
+		What   string
+	}
+	var faults []dnsFault
+	for _, w := range dnsFaultSchedule {
+		faults = append(faults, dnsFault{w.minute, w.what})
+	}
 	var b bytes.Buffer
 	err := configTemplate.Execute(&b, map[string]any{
 		"Devices": devices, "SSIDs": ssids, "Note": note,
 		"SFlow": sflow, "Sampling": sampling, "NAT64": labNAT64,
+		"DNS": dns, "DNSFaults": faults,
 		"AuthV2c": AuthV2c, "AuthV3": AuthV3, "Community": Community,
 		"User": V3User, "AuthPass": V3AuthPassphrase, "PrivPass": V3PrivPassphrase,
 	})

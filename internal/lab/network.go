@@ -21,7 +21,8 @@ type Options struct {
 	// Host is the address the agents listen on; default 127.0.0.1.
 	Host string
 	// BasePort is the first agent's UDP port; the others follow it in the order
-	// of Devices. 0 gives every agent a random free port.
+	// of Devices, then the sFlow collector's and the DNS64 resolver's (UDP and
+	// TCP, see DNSResolver). 0 gives each of them a random free port.
 	BasePort int
 	// Logger receives the agents' logs; default none.
 	Logger *slog.Logger
@@ -46,7 +47,8 @@ type Device struct {
 	Auth     string   // AuthV2c or AuthV3
 }
 
-// Network is the running lab: one SNMP agent per device.
+// Network is the running lab: one SNMP agent per device, the access
+// switches' sFlow agents and a DNS64 resolver.
 type Network struct {
 	model   *model
 	agents  []*snmpagent.Agent
@@ -55,6 +57,8 @@ type Network struct {
 	sflow   netip.AddrPort // where the access switches send sFlow
 	// sampling is their sampling rate, 1 in sampling.
 	sampling uint32
+	dns      *dnsResolver
+	dnsAddr  netip.AddrPort // the resolver's UDP and TCP address
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	errs     []error
@@ -122,7 +126,13 @@ func Start(ctx context.Context, opts Options) (*Network, error) {
 		n.wg.Wait()
 		return nil, err
 	}
-	opts.Logger.Info("lab network started", "devices", len(n.devices), "first", n.devices[0].Address, "sflow_to", n.sflow.String())
+	if err := n.startDNS(ctx, m, opts); err != nil {
+		cancel()
+		n.wg.Wait()
+		return nil, err
+	}
+	opts.Logger.Info("lab network started", "devices", len(n.devices), "first", n.devices[0].Address,
+		"sflow_to", n.sflow.String(), "dns64", n.dnsAddr.String())
 	return n, nil
 }
 
@@ -207,7 +217,7 @@ func (n *Network) Close() error {
 // ConfigYAML is a complete meetnoc configuration that polls this network: the
 // same as configs/lab.yml, with the agents' actual addresses.
 func (n *Network) ConfigYAML() []byte {
-	return configYAML(n.devices, n.sflow.String(), n.sampling, runNote)
+	return configYAML(n.devices, n.sflow.String(), n.sampling, n.dnsAddr.String(), runNote)
 }
 
 // ServeRecording serves an snmpsim recording (.snmprec) at addr over SNMP v1/v2c

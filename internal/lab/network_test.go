@@ -27,7 +27,8 @@ var update = flag.Bool("update", false, "rewrite configs/lab.yml from the lab's 
 // a valid meetnoc config.
 func TestLabConfigFile(t *testing.T) {
 	devices := plannedDevices(newModel(time.Now), "127.0.0.1", DefaultBasePort)
-	want := configYAML(devices, sflowListen("127.0.0.1", DefaultBasePort, len(devices)), DefaultSFlowSampling, fileNote)
+	want := configYAML(devices, sflowListen("127.0.0.1", DefaultBasePort, len(devices)), DefaultSFlowSampling,
+		dnsListen("127.0.0.1", DefaultBasePort, len(devices)), fileNote)
 	path := filepath.Join("..", "..", "configs", "lab.yml")
 	if *update {
 		if err := os.WriteFile(path, want, 0o644); err != nil {
@@ -269,6 +270,10 @@ func TestNetworkBasePort(t *testing.T) {
 		if want := net.JoinHostPort("127.0.0.1", strconv.Itoa(base+i)); d.Address != want {
 			t.Errorf("%s at %s, want %s", d.Name, d.Address, want)
 		}
+	}
+	// After the devices: the sFlow collector, then the DNS64 resolver.
+	if want := net.JoinHostPort("127.0.0.1", strconv.Itoa(base+8)); n.DNSResolver() != want {
+		t.Errorf("DNS64 resolver at %s, want %s", n.DNSResolver(), want)
 	}
 }
 
