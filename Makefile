@@ -62,10 +62,12 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-# The SNMP benchmark (~9 min), then the traffic benchmark (~5 min); docs/benchmarks.md.
+# The SNMP benchmark (~9 min), the traffic benchmark (~8 min), the DNS probe benchmark
+# (~2.5 min); results in docs/benchmarks.md.
 bench: build test-deps
 	./bench/snmp/run.sh
 	./bench/traffic/run.sh
+	./bench/dns/run.sh
 
 clean:
 	rm -rf bin

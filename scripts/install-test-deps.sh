@@ -19,6 +19,7 @@ declare -A need=(
   [ip]=iproute2
   [tayga]=tayga
   [unbound]=unbound
+  [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
 )
 
 missing=()

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -149,8 +150,8 @@ func (p *Prober) Run(ctx context.Context) error {
 		return errors.New("dns: Run called twice")
 	}
 	p.runCtx = ctx
-	for i, pr := range p.probes {
-		p.start(pr, i, len(p.probes))
+	for _, pr := range p.probes {
+		p.start(pr)
 	}
 	p.mu.Unlock()
 
@@ -251,9 +252,9 @@ func (p *Prober) Apply(cfg *config.Config) error {
 	}
 	p.probes = probes
 	if p.runCtx != nil {
-		for i, pr := range probes {
+		for _, pr := range probes {
 			if !kept[pr] || pr.stopped {
-				p.start(pr, i, len(probes))
+				p.start(pr)
 			}
 		}
 	}
@@ -342,22 +343,38 @@ func (p *Prober) newProbe(r *resolver, ck *check, interval, timeout time.Duratio
 	return pr, nil
 }
 
-// start runs a probe; the i-th of n starts i/n of an interval late, so that the
-// first probes spread over the interval rather than leave in one burst.
-// Called with p.mu held.
-func (p *Prober) start(pr *probe, i, n int) {
+// start runs a probe. The checks of one resolver fire together, at the same
+// phase of the wall clock (also after a reload), so that their queries leave in
+// one burst and the answers are taken in one wake-up: at a steady rate, waking
+// up costs more CPU than the DNS work (docs/benchmarks.md, "DNS probes").
+// Resolvers are spread over the interval: the k-th of n fires k/n of an
+// interval after the others. Called with p.mu held.
+func (p *Prober) start(pr *probe) {
 	ctx, cancel := context.WithCancel(p.runCtx)
 	pr.cancel = cancel
 	pr.stopped = false
-	offset := time.Duration(0)
-	if n > 0 {
-		offset = pr.interval * time.Duration(i) / time.Duration(n)
+	var phase time.Duration
+	if n := len(p.cfg.DNS.Resolvers); n > 0 {
+		k := slices.IndexFunc(p.cfg.DNS.Resolvers, func(r config.Resolver) bool { return r.Name == pr.res.cfg.Name })
+		phase = pr.interval * time.Duration(max(k, 0)) / time.Duration(n)
 	}
+	first := firstFire(p.opts.Now(), pr.interval, phase)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.loop(ctx, pr, offset)
+		p.loop(ctx, pr, first)
 	}()
+}
+
+// firstFire is how long from now until the wall clock is at phase within an
+// interval (counted from the Unix epoch), so that probes started at different
+// times share their firing times.
+func firstFire(now time.Time, interval, phase time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	at := time.Duration(now.UnixNano() % int64(interval))
+	return ((phase-at)%interval + interval) % interval
 }
 
 // stop ends a probe's loop; called with p.mu held.
@@ -368,17 +385,25 @@ func (p *Prober) stop(pr *probe) {
 	}
 }
 
-func (p *Prober) loop(ctx context.Context, pr *probe, offset time.Duration) {
-	timer := time.NewTimer(offset)
+func (p *Prober) loop(ctx context.Context, pr *probe, first time.Duration) {
+	timer := time.NewTimer(first)
 	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-timer.C:
+	}
+	// A ticker keeps the phase: a probe that takes long does not push the
+	// next one later (a tick it overran is dropped).
+	ticker := time.NewTicker(pr.interval)
+	defer ticker.Stop()
 	for {
+		p.probeOnce(ctx, pr)
 		select {
 		case <-ctx.Done():
 			return
-		case <-timer.C:
+		case <-ticker.C:
 		}
-		p.probeOnce(ctx, pr)
-		timer.Reset(pr.interval)
 	}
 }
 

@@ -704,3 +704,23 @@ func BenchmarkProbe(b *testing.B) {
 		})
 	}
 }
+
+// TestFirstFire: probes started at any time fire at the same phase of the wall
+// clock, so that one resolver's checks leave together.
+func TestFirstFire(t *testing.T) {
+	base := time.Unix(1_800_000_000, 0) // a multiple of 10 s
+	for _, c := range []struct {
+		now         time.Time
+		phase, wait time.Duration
+	}{
+		{base, 0, 0},
+		{base.Add(3 * time.Second), 0, 7 * time.Second},
+		{base.Add(3 * time.Second), 5 * time.Second, 2 * time.Second},
+		{base.Add(6 * time.Second), 5 * time.Second, 9 * time.Second},
+		{base.Add(5 * time.Second), 5 * time.Second, 0},
+	} {
+		if got := firstFire(c.now, 10*time.Second, c.phase); got != c.wait {
+			t.Errorf("firstFire(+%s, 10s, phase %s) = %s, want %s", c.now.Sub(base), c.phase, got, c.wait)
+		}
+	}
+}
