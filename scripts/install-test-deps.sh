@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real components the tests start: net-snmp's agent and tools, snmpsim,
 # Prometheus (promtool), Chromium (renders the status page), tshark (the traffic
-# oracle), iproute2 (network namespaces for live capture), and snmp_exporter and
-# tcpdump (the benchmarks' references), all Debian packages. Idempotent: does nothing when everything is present.
+# oracle), iproute2 (network namespaces for live capture and netlink), unbound (the
+# DNS64 resolver), tayga (a NAT64 translator in a test namespace), and snmp_exporter,
+# tcpdump and blackbox_exporter (the benchmarks' references), all Debian packages. Idempotent: does nothing when everything is present.
 set -euo pipefail
 
 # command → Debian package
