@@ -75,7 +75,7 @@ const (
 // "run INTERVAL DURATION" on stdin, builds a Prober with that interval, runs it
 // for DURATION, and answers "done PROBES OK CPU_SECONDS WALL_SECONDS": the
 // probes completed, those that succeeded, and the process's CPU time
-// (getrusage, user + system, every thread) over the round, New to teardown.
+// (getrusage, user + system, every thread) while the Prober ran.
 func proberMain(args []string) error {
 	fs := flag.NewFlagSet("prober", flag.ExitOnError)
 	cfgPath := fs.String("config", "", "meetnoc config with the dns: section")
@@ -100,24 +100,30 @@ func proberMain(args []string) error {
 		}
 		cfg := *base
 		cfg.DNS.Interval = interval
-		cpu0 := selfCPU()
-		t0 := time.Now()
 		p, err := dnsprobe.New(&cfg, logger, dnsprobe.Options{})
 		if err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), duration)
-		if err := p.Run(ctx); err != nil {
-			cancel()
+		// The CPU of the running Prober only, as blackbox_exporter's is measured
+		// over a turn of a process that runs the whole time: not New, not the
+		// teardown, not the count (a scrape, which the daemon does once per
+		// scrape interval, not per probe).
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		cpu0 := selfCPU()
+		t0 := time.Now()
+		go func() { done <- p.Run(ctx) }()
+		time.Sleep(duration)
+		cpu, wall := selfCPU()-cpu0, time.Since(t0)
+		cancel()
+		if err := <-done; err != nil {
 			return err
 		}
-		cancel()
 		total, ok, err := countProbes(p)
 		if err != nil {
 			return err
 		}
-		wall := time.Since(t0)
-		fmt.Printf("done %.0f %.0f %.6f %.6f\n", total, ok, selfCPU()-cpu0, wall.Seconds())
+		fmt.Printf("done %.0f %.0f %.6f %.6f\n", total, ok, cpu, wall.Seconds())
 	}
 	return in.Err()
 }
@@ -431,7 +437,7 @@ func report(w io.Writer, all []result, tools []string, p reportParams) {
 
 	fmt.Fprintf(w, "### meetnoc and blackbox_exporter on the same unbound\n\n")
 	fmt.Fprintf(w, "%d rounds of %s per tool, the order rotating; one warm-up second each before. ", p.rounds, p.window)
-	fmt.Fprintf(w, "meetnoc: probes/dns's Prober in a process of its own, %d resolvers (one socket each, all the same unbound) × %d checks (`ipv4only.arpa` AAAA, `dns64: true`) = %d probes, each every %s (fast) or, paced, at an interval that makes %s probes/s in all; CPU from getrusage in that process, New to teardown. ",
+	fmt.Fprintf(w, "meetnoc: probes/dns's Prober in a process of its own, %d resolvers (one socket each, all the same unbound) × %d checks (`ipv4only.arpa` AAAA, `dns64: true`) = %d probes, each every %s (fast) or, paced, at an interval that makes %s probes/s in all; CPU from getrusage in that process while the Prober runs (not New, teardown or the final count, as blackbox_exporter's process runs throughout). ",
 		p.resolvers, p.checks, p.resolvers*p.checks, p.fastInterval, rateList(p.rates))
 	fmt.Fprintf(w, "blackbox_exporter: `/probe?module=dns&target=127.0.0.1:PORT` from %d concurrent keep-alive HTTP clients, as fast as they go (fast) or each on a ticker for the same %s probes/s in all (paced); CPU of the exporter's process from /proc/PID/stat. unbound's CPU is not in either; it is shown apart.\n\n", p.clients, rateList(p.rates))
 	fmt.Fprintln(w, "| tool | probes/s (median) | CPU per probe (median) | CPU per probe, each round | context switches per probe (median) | succeeded | unbound CPU per query (median) |")
