@@ -222,9 +222,9 @@ func dnsRank(c dnsprobe.CheckStatus) int {
 
 func nat64Rank(t nat64probe.TargetStatus) int {
 	switch t.Verdict {
-	case "ok":
+	case nat64probe.VerdictOK:
 		return 2
-	case "not probed yet":
+	case nat64probe.VerdictPending:
 		return 1
 	}
 	return 0
