@@ -2,12 +2,10 @@ package testenv
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -95,17 +93,15 @@ type SnmpdOptions struct {
 }
 
 // Snmpd is a net-snmp agent started for one test, on a random loopback port.
+// Restart is as after a reboot: sysUpTime starts again from 0, the engine ID
+// stays (it is in the persistent directory), the engine boots counter goes up.
 type Snmpd struct {
-	Port int
+	localDaemon
 
-	bin     string
-	opts    SnmpdOptions
-	dir     string
-	conf    string
-	out     *SyncBuffer
-	mu      sync.Mutex
-	proc    *process
-	stopped bool
+	bin  string
+	opts SnmpdOptions
+	dir  string
+	conf string
 }
 
 // StartSnmpd writes a snmpd.conf into a temporary directory, starts Debian's
@@ -126,7 +122,8 @@ func StartSnmpd(t testing.TB, opts SnmpdOptions) *Snmpd {
 	if opts.IPv6 {
 		RequireIPv6(t)
 	}
-	s := &Snmpd{bin: bin, opts: opts, dir: t.TempDir(), out: &SyncBuffer{}}
+	s := &Snmpd{bin: bin, opts: opts, dir: t.TempDir()}
+	s.out, s.launch = &SyncBuffer{}, s.launchAgent
 	s.Port = FreeUDPPort(t)
 	// The persistent directory keeps the engine ID, the boot counter and the
 	// localized v3 keys across a Restart, as on a real agent. snmpd writes its
@@ -185,9 +182,8 @@ func (s *Snmpd) config() string {
 	return b.String()
 }
 
-func (s *Snmpd) start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// launchAgent starts snmpd and waits until it answers a GET of sysUpTime.0.
+func (s *Snmpd) launchAgent() (*process, error) {
 	// -C: only our config. -I -smux: no SMUX listener on the fixed port 199.
 	// -m "" -M: load no MIB files (numeric OIDs only; the MIB parser's warnings
 	// would drown the log).
@@ -195,10 +191,8 @@ func (s *Snmpd) start() error {
 		"-I", "-smux", "-m", "", "-M", filepath.Join(s.dir, "nomibs")}, s.opts.Args...)
 	p, err := startProcess("snmpd", s.out, s.bin, args...)
 	if err != nil {
-		return fmt.Errorf("start snmpd: %w", err)
+		return nil, fmt.Errorf("start snmpd: %w", err)
 	}
-	s.proc = p
-	s.stopped = false
 	probe := agentProbe{host: "127.0.0.1", port: s.Port, community: s.opts.Community, oid: "1.3.6.1.2.1.1.3.0"}
 	if probe.community == "" {
 		u := s.opts.Users[0]
@@ -206,37 +200,9 @@ func (s *Snmpd) start() error {
 	}
 	if err := waitAgent(p, probe, 10*time.Second); err != nil {
 		p.stop()
-		return err
+		return nil, err
 	}
-	return nil
+	return p, nil
 }
 
 func (s *Snmpd) persistentConf() string { return filepath.Join(s.dir, "persist", "snmpd.conf") }
-
-// Addr is the agent's IPv4 address, "127.0.0.1:PORT".
-func (s *Snmpd) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
-
-// Addr6 is the agent's IPv6 address, "[::1]:PORT" (with SnmpdOptions.IPv6).
-func (s *Snmpd) Addr6() string { return net.JoinHostPort("::1", strconv.Itoa(s.Port)) }
-
-// Stop ends the agent; it is safe to call more than once.
-func (s *Snmpd) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.proc != nil && !s.stopped {
-		s.proc.stop()
-		s.stopped = true
-	}
-}
-
-// Restart stops the agent and starts it again on the same port and config, as
-// after a reboot: sysUpTime starts again from 0, the engine ID stays, the engine
-// boots counter goes up. It returns an error (rather than failing the test) so that
-// a subtest can call it on its parent's agent.
-func (s *Snmpd) Restart() error {
-	s.Stop()
-	return s.start()
-}
-
-// Output is what snmpd has logged so far.
-func (s *Snmpd) Output() string { return s.out.String() }

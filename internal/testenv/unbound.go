@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,16 +57,12 @@ type UnboundOptions struct {
 // upstream answer — it does not for local-data — and no query ever leaves
 // the host.
 type Unbound struct {
-	Port int
+	localDaemon
 
-	bin     string
-	opts    UnboundOptions
-	dir     string
-	conf    string
-	out     *SyncBuffer
-	mu      sync.Mutex
-	proc    *process
-	stopped bool
+	bin  string
+	opts UnboundOptions
+	dir  string
+	conf string
 }
 
 // StartUnbound writes an unbound.conf and its zone files into a temporary
@@ -82,7 +77,8 @@ func StartUnbound(t testing.TB, opts UnboundOptions) *Unbound {
 	if opts.IPv6 {
 		RequireIPv6(t)
 	}
-	u := &Unbound{bin: bin, opts: opts, dir: t.TempDir(), out: &SyncBuffer{}}
+	u := &Unbound{bin: bin, opts: opts, dir: t.TempDir()}
+	u.out, u.launch = &SyncBuffer{}, u.launchResolver
 	u.Port = freeUDPAndTCPPort(t)
 	signedZone, anchor, err := signZone()
 	if err != nil {
@@ -259,20 +255,17 @@ func (u *Unbound) config() string {
 	return b.String()
 }
 
-func (u *Unbound) start() error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+// launchResolver starts unbound and waits until it answers.
+func (u *Unbound) launchResolver() (*process, error) {
 	p, err := startProcess("unbound", u.out, u.bin, "-d", "-c", u.conf)
 	if err != nil {
-		return fmt.Errorf("start unbound: %w", err)
+		return nil, fmt.Errorf("start unbound: %w", err)
 	}
-	u.proc = p
-	u.stopped = false
 	if err := waitResolver(p, u.Addr(), 10*time.Second); err != nil {
 		p.stop()
-		return err
+		return nil, err
 	}
-	return nil
+	return p, nil
 }
 
 // waitResolver asks for test. SOA until the resolver answers NOERROR, the
@@ -299,29 +292,3 @@ func waitResolver(p *process, addr string, within time.Duration) error {
 	}
 	return fmt.Errorf("%s did not answer on %s within %v: %v", p.name, addr, within, last)
 }
-
-// Addr is the resolver's IPv4 address, "127.0.0.1:PORT".
-func (u *Unbound) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(u.Port)) }
-
-// Addr6 is the resolver's IPv6 address, "[::1]:PORT" (with UnboundOptions.IPv6).
-func (u *Unbound) Addr6() string { return net.JoinHostPort("::1", strconv.Itoa(u.Port)) }
-
-// Stop ends unbound; it is safe to call more than once.
-func (u *Unbound) Stop() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.proc != nil && !u.stopped {
-		u.proc.stop()
-		u.stopped = true
-	}
-}
-
-// Restart stops unbound and starts it again on the same port and config (with
-// an empty cache).
-func (u *Unbound) Restart() error {
-	u.Stop()
-	return u.start()
-}
-
-// Output is what unbound has logged so far.
-func (u *Unbound) Output() string { return u.out.String() }
