@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -25,64 +23,30 @@ import (
 // These tests build their own network namespace with veth pairs and never touch
 // the host's interfaces; every packet they send stays inside that namespace.
 
-var nsSeq atomic.Int64
-
-// testNS is a network namespace made for one test, removed at its end.
+// testNS is the test's namespace (testenv.Netns) with the netlink tests' helpers.
 type testNS struct {
-	t    *testing.T
-	ip   string
-	name string
+	*testenv.Netns
+	t *testing.T
 }
 
 func newTestNS(t *testing.T) *testNS {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "netlink tests create network namespaces and need root")
-	}
-	paths := testenv.Require(t, "ip", "bash")
-	ns := &testNS{t: t, ip: paths[0], name: fmt.Sprintf("meetnoc-nl-%d-%d", os.Getpid(), nsSeq.Add(1))}
-	if out, err := exec.Command(ns.ip, "netns", "add", ns.name).CombinedOutput(); err != nil {
-		testenv.Missing(t, "ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(ns.ip, "netns", "del", ns.name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", ns.name, err, out)
-		}
-	})
+	testenv.Require(t, "bash")
+	ns := &testNS{Netns: testenv.NewNetns(t, "the netlink test"), t: t}
 	// No router solicitations or DAD: the neighbour tables hold only what the
 	// test puts there.
-	ns.exec("bash", "-c", "for f in all default; do"+
+	ns.Exec("bash", "-c", "for f in all default; do"+
 		" echo 0 > /proc/sys/net/ipv6/conf/$f/router_solicitations;"+
 		" echo 0 > /proc/sys/net/ipv6/conf/$f/accept_dad; done")
 	return ns
 }
 
-func (ns *testNS) path() string { return filepath.Join("/run/netns", ns.name) }
-
-// run runs `ip -n NS args...`.
-func (ns *testNS) run(args ...string) {
-	ns.t.Helper()
-	out, err := exec.Command(ns.ip, append([]string{"-n", ns.name}, args...)...).CombinedOutput()
-	if err != nil {
-		ns.t.Fatalf("ip -n %s %s: %v: %s", ns.name, strings.Join(args, " "), err, out)
-	}
-}
-
-// exec runs a command inside the namespace.
-func (ns *testNS) exec(args ...string) {
-	ns.t.Helper()
-	out, err := exec.Command(ns.ip, append([]string{"netns", "exec", ns.name}, args...)...).CombinedOutput()
-	if err != nil {
-		ns.t.Fatalf("ip netns exec %s %s: %v: %s", ns.name, strings.Join(args, " "), err, out)
-	}
-}
-
 // veth makes a veth pair, both ends up.
 func (ns *testNS) veth(a, b string) {
 	ns.t.Helper()
-	ns.run("link", "add", a, "type", "veth", "peer", "name", b)
-	ns.run("link", "set", a, "up")
-	ns.run("link", "set", b, "up")
+	ns.IP("link", "add", a, "type", "veth", "peer", "name", b)
+	ns.IP("link", "set", a, "up")
+	ns.IP("link", "set", b, "up")
 }
 
 // start runs a collector on the namespace until the test ends.
@@ -171,10 +135,10 @@ func TestNeighborCountsAndCounters(t *testing.T) {
 	ns.veth("va0", "vb0")
 	// Long reachable times, so that the static "reachable" entries do not age
 	// to stale while the test runs.
-	ns.exec("bash", "-c", "echo 600000 > /proc/sys/net/ipv4/neigh/va0/base_reachable_time_ms;"+
+	ns.Exec("bash", "-c", "echo 600000 > /proc/sys/net/ipv4/neigh/va0/base_reachable_time_ms;"+
 		" echo 600000 > /proc/sys/net/ipv6/neigh/va0/base_reachable_time_ms")
-	ns.run("addr", "add", "10.0.0.1/24", "dev", "va0")
-	ns.run("addr", "add", "fd00::1/64", "dev", "va0", "nodad")
+	ns.IP("addr", "add", "10.0.0.1/24", "dev", "va0")
+	ns.IP("addr", "add", "fd00::1/64", "dev", "va0", "nodad")
 
 	want := map[string]map[string]float64{"ipv4": {}, "ipv6": {}}
 	add := func(family, addr, state string, lladdr bool) {
@@ -182,7 +146,7 @@ func TestNeighborCountsAndCounters(t *testing.T) {
 		if lladdr {
 			args = append(args, "lladdr", "02:00:00:00:00:01")
 		}
-		ns.run(append(args, "nud", state)...)
+		ns.IP(append(args, "nud", state)...)
 		want[family][state]++
 	}
 	add("ipv4", "10.0.0.10", "permanent", true)
@@ -197,14 +161,14 @@ func TestNeighborCountsAndCounters(t *testing.T) {
 	add("ipv6", "fd00::14", "reachable", true)
 	add("ipv6", "fd00::15", "noarp", true)
 	// An incomplete entry, where this kernel and iproute2 accept one by hand.
-	if err := exec.Command(ns.ip, "-n", ns.name, "neigh", "add", "10.0.0.15", "dev", "va0", "nud", "incomplete").Run(); err == nil {
+	if err := exec.Command("ip", "-n", ns.Name, "neigh", "add", "10.0.0.15", "dev", "va0", "nud", "incomplete").Run(); err == nil {
 		want["ipv4"]["incomplete"]++
 	} else {
 		t.Logf("ip neigh add nud incomplete not accepted here (%v); not counted", err)
 	}
 
 	cfg := &config.Config{Netlink: config.Netlink{Interfaces: []string{"va0", "vb0", "missing0"}}}
-	c := start(t, cfg, Options{NetNS: ns.path(), Interval: 100 * time.Millisecond})
+	c := start(t, cfg, Options{NetNS: ns.Path(), Interval: 100 * time.Millisecond})
 	waitMetric(t, c, `meetnoc_link_up{interface="va0"}`, 1, 2*time.Second)
 
 	got := metrics(t, c)
@@ -252,7 +216,7 @@ func TestNeighborCountsAndCounters(t *testing.T) {
 	// Five UDP datagrams to a neighbour with a static entry: they leave va0 and
 	// arrive on vb0 (which drops them, not being their destination).
 	before := c.Status().Interfaces
-	ns.exec("bash", "-c", "for i in 1 2 3 4 5; do echo meetnoc-netlink-test > /dev/udp/10.0.0.10/9; done")
+	ns.Exec("bash", "-c", "for i in 1 2 3 4 5; do echo meetnoc-netlink-test > /dev/udp/10.0.0.10/9; done")
 	waitFor(t, 2*time.Second, func() (bool, string) {
 		now := c.Status().Interfaces
 		tx := now[0].Stats.TransmitPackets - before[0].Stats.TransmitPackets
@@ -279,29 +243,29 @@ func TestLinkChangesWithinASecond(t *testing.T) {
 	cfg := &config.Config{Netlink: config.Netlink{Interfaces: []string{"vc0", "vd0", "late0", "lo"}}}
 	// No periodic read during the test: what changes must come through the
 	// link subscription.
-	c := start(t, cfg, Options{NetNS: ns.path(), Interval: time.Hour})
+	c := start(t, cfg, Options{NetNS: ns.Path(), Interval: time.Hour})
 	waitMetric(t, c, `meetnoc_link_up{interface="vc0"}`, 1, 2*time.Second)
 	waitMetric(t, c, `meetnoc_link_present{interface="late0"}`, 0, time.Second)
 
 	for range 2 {
-		ns.run("link", "set", "vc0", "down")
+		ns.IP("link", "set", "vc0", "down")
 		waitMetric(t, c, `meetnoc_link_up{interface="vc0"}`, 0, time.Second)
 		// The peer loses its carrier: lower-layer-down.
 		waitMetric(t, c, `meetnoc_link_up{interface="vd0"}`, 0, time.Second)
-		ns.run("link", "set", "vc0", "up")
+		ns.IP("link", "set", "vc0", "up")
 		waitMetric(t, c, `meetnoc_link_up{interface="vc0"}`, 1, time.Second)
 		waitMetric(t, c, `meetnoc_link_up{interface="vd0"}`, 1, time.Second)
 	}
 
 	// An interface that appears later is picked up, and one that goes away
 	// loses its counters at once.
-	ns.run("link", "add", "late0", "type", "veth", "peer", "name", "late1")
+	ns.IP("link", "add", "late0", "type", "veth", "peer", "name", "late1")
 	waitMetric(t, c, `meetnoc_link_present{interface="late0"}`, 1, time.Second)
 	waitMetric(t, c, `meetnoc_link_up{interface="late0"}`, 0, time.Second)
-	ns.run("link", "set", "late0", "up")
-	ns.run("link", "set", "late1", "up")
+	ns.IP("link", "set", "late0", "up")
+	ns.IP("link", "set", "late1", "up")
 	waitMetric(t, c, `meetnoc_link_up{interface="late0"}`, 1, time.Second)
-	ns.run("link", "del", "late0")
+	ns.IP("link", "del", "late0")
 	waitMetric(t, c, `meetnoc_link_present{interface="late0"}`, 0, time.Second)
 	waitMetric(t, c, `meetnoc_link_up{interface="late0"}`, 0, time.Second)
 	if _, ok := metrics(t, c)[`meetnoc_link_mtu_bytes{interface="late0"}`]; ok {
@@ -310,7 +274,7 @@ func TestLinkChangesWithinASecond(t *testing.T) {
 
 	// Loopback reports operstate unknown: IFF_UP with carrier decides.
 	waitMetric(t, c, `meetnoc_link_up{interface="lo"}`, 0, time.Second)
-	ns.run("link", "set", "lo", "up")
+	ns.IP("link", "set", "lo", "up")
 	waitMetric(t, c, `meetnoc_link_up{interface="lo"}`, 1, time.Second)
 	if s := c.Status().Interfaces[3]; s.OperState != "unknown" {
 		t.Errorf("lo operstate = %q, want unknown (the case IFF_UP+carrier decides)", s.OperState)
@@ -323,8 +287,8 @@ func TestLinkChangesWithinASecond(t *testing.T) {
 func TestNAT64RouteAndApply(t *testing.T) {
 	ns := newTestNS(t)
 	ns.veth("ve0", "vf0")
-	ns.run("addr", "add", "fd00::1/64", "dev", "ve0", "nodad")
-	ns.run("-6", "route", "add", "64:ff9b::/96", "via", "fd00::2", "dev", "ve0")
+	ns.IP("addr", "add", "fd00::1/64", "dev", "ve0", "nodad")
+	ns.IP("-6", "route", "add", "64:ff9b::/96", "via", "fd00::2", "dev", "ve0")
 
 	wkp := netip.MustParsePrefix("64:ff9b::/96")
 	other := netip.MustParsePrefix("2001:db8:64::/96")
@@ -332,7 +296,7 @@ func TestNAT64RouteAndApply(t *testing.T) {
 		Netlink:       config.Netlink{Interfaces: []string{"ve0", "vf0"}},
 		NAT64Prefixes: []netip.Prefix{wkp, other},
 	}
-	c := start(t, cfg, Options{NetNS: ns.path(), Interval: 100 * time.Millisecond})
+	c := start(t, cfg, Options{NetNS: ns.Path(), Interval: 100 * time.Millisecond})
 	waitMetric(t, c, `meetnoc_nat64_route{prefix="64:ff9b::/96"}`, 1, 2*time.Second)
 	// The namespace has no default route, so nothing reaches the other prefix.
 	waitMetric(t, c, `meetnoc_nat64_route{prefix="2001:db8:64::/96"}`, 0, time.Second)
@@ -340,9 +304,9 @@ func TestNAT64RouteAndApply(t *testing.T) {
 		t.Errorf("route via %q, want %q", r.Via, "via fd00::2 dev ve0")
 	}
 
-	ns.run("-6", "route", "del", "64:ff9b::/96")
+	ns.IP("-6", "route", "del", "64:ff9b::/96")
 	waitMetric(t, c, `meetnoc_nat64_route{prefix="64:ff9b::/96"}`, 0, time.Second)
-	ns.run("-6", "route", "add", "64:ff9b::/96", "via", "fd00::2", "dev", "ve0")
+	ns.IP("-6", "route", "add", "64:ff9b::/96", "via", "fd00::2", "dev", "ve0")
 	waitMetric(t, c, `meetnoc_nat64_route{prefix="64:ff9b::/96"}`, 1, time.Second)
 
 	// A reload that drops an interface and a prefix removes their series at
@@ -410,7 +374,7 @@ func TestSubscriptionRecovers(t *testing.T) {
 	t.Cleanup(func() { linkSubscribe = netlink.LinkSubscribeWithOptions })
 
 	cfg := &config.Config{Netlink: config.Netlink{Interfaces: []string{"vg0", "vh0"}}}
-	c := start(t, cfg, Options{NetNS: ns.path(), Interval: time.Hour, Retry: 50 * time.Millisecond})
+	c := start(t, cfg, Options{NetNS: ns.Path(), Interval: time.Hour, Retry: 50 * time.Millisecond})
 	waitMetric(t, c, `meetnoc_link_up{interface="vg0"}`, 1, 2*time.Second)
 	waitFor(t, 2*time.Second, func() (bool, string) {
 		return calls.Load() >= 2, fmt.Sprintf("%d subscriptions, want 2", calls.Load())
@@ -418,13 +382,13 @@ func TestSubscriptionRecovers(t *testing.T) {
 
 	// The second subscription passes on this change and dies; what it missed
 	// comes from the full read that follows the third.
-	ns.run("link", "set", "vg0", "down")
+	ns.IP("link", "set", "vg0", "down")
 	waitMetric(t, c, `meetnoc_link_up{interface="vg0"}`, 0, time.Second)
 	waitMetric(t, c, `meetnoc_link_up{interface="vh0"}`, 0, time.Second)
 	waitFor(t, time.Second, func() (bool, string) {
 		return calls.Load() == 3, fmt.Sprintf("%d subscriptions, want 3", calls.Load())
 	})
-	ns.run("link", "set", "vg0", "up")
+	ns.IP("link", "set", "vg0", "up")
 	waitMetric(t, c, `meetnoc_link_up{interface="vg0"}`, 1, time.Second)
 	waitMetric(t, c, `meetnoc_link_up{interface="vh0"}`, 1, time.Second)
 	if e := c.Status().Error; e != "" {

@@ -12,11 +12,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,29 +244,11 @@ func afpacketTestEnv(t testing.TB, cfg *config.Config, iface string, workers int
 
 // liveNet is a network namespace of the test's own with a veth pair, cap0 (the
 // capture side) and snd0 (the sender's). Nothing outside it is touched.
-type liveNet struct {
-	name string
-	ip   string
-}
-
-var liveNetSeq atomic.Int32
+type liveNet struct{ *testenv.Netns }
 
 func newLiveNet(t testing.TB) *liveNet {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "the live AF_PACKET test creates a network namespace and a veth pair: it needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW); CI runs it as root")
-	}
-	ip, err := testenv.LookPath("ip")
-	if err != nil {
-		testenv.Missing(t, "ip not found in PATH, /usr/sbin or /usr/bin: install it with `apt-get install iproute2`")
-	}
-	n := &liveNet{ip: ip, name: fmt.Sprintf("meetnoc-afp-%d-%d", os.Getpid(), liveNetSeq.Add(1))}
-	n.cmd(t, "netns", "add", n.name)
-	t.Cleanup(func() {
-		if out, err := exec.Command(n.ip, "netns", "del", n.name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", n.name, err, out)
-		}
-	})
+	n := &liveNet{testenv.NewNetns(t, "the live AF_PACKET test (a namespace and a veth pair: CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW)")}
 	// No IPv6 on the new links: their link-local addresses would send DAD,
 	// router solicitations and MLD reports, frames the counts do not expect.
 	n.do(t, func() error {
@@ -279,46 +259,15 @@ func newLiveNet(t testing.TB) *liveNet {
 		}
 		return nil
 	})
-	n.cmd(t, "-n", n.name, "link", "add", "cap0", "mtu", "9000", "type", "veth", "peer", "name", "snd0", "mtu", "9000")
-	n.cmd(t, "-n", n.name, "link", "set", "cap0", "up")
-	n.cmd(t, "-n", n.name, "link", "set", "snd0", "up")
+	n.IP("link", "add", "cap0", "mtu", "9000", "type", "veth", "peer", "name", "snd0", "mtu", "9000")
+	n.IP("link", "set", "cap0", "up")
+	n.IP("link", "set", "snd0", "up")
 	return n
-}
-
-func (n *liveNet) cmd(t testing.TB, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(n.ip, args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
-// goIn runs fn on an OS thread of its own that has entered the namespace. The
-// thread stays locked, so it ends with the goroutine instead of going back to
-// the scheduler in the wrong namespace. Sockets opened there stay in the
-// namespace wherever they are used later.
-func (n *liveNet) goIn(fn func() error) <-chan error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		fd, err := unix.Open("/run/netns/"+n.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		errc <- fn()
-	}()
-	return errc
 }
 
 func (n *liveNet) do(t testing.TB, fn func() error) {
 	t.Helper()
-	if err := <-n.goIn(fn); err != nil {
+	if err := <-n.Go(fn); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -371,7 +320,7 @@ func (n *liveNet) capture(t testing.TB, env sourceEnv) *capture {
 	src.capturing = func() { close(ready) }
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &capture{src: src, stats: env.stats, cancel: cancel}
-	c.errc = n.goIn(func() error { return src.run(ctx) })
+	c.errc = n.Go(func() error { return src.run(ctx) })
 	select {
 	case <-ready:
 	case err := <-c.errc:
@@ -719,7 +668,7 @@ func TestAFPacketLive(t *testing.T) {
 				return err
 			}
 			defer r.close()
-			errc := n.goIn(func() error {
+			errc := n.Go(func() error {
 				// Sent from a thread of its own, as n.send would.
 				ifi, err := net.InterfaceByName("snd0")
 				if err != nil {
@@ -794,7 +743,7 @@ func TestAFPacketLive(t *testing.T) {
 		}
 		// Capabilities belong to a thread: drop CAP_NET_RAW from this locked
 		// thread's effective set only; it ends with the goroutine.
-		err = <-n.goIn(func() error {
+		err = <-n.Go(func() error {
 			hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 			var data [2]unix.CapUserData
 			if err := unix.Capget(&hdr, &data[0]); err != nil {
@@ -819,7 +768,7 @@ func TestAFPacketLive(t *testing.T) {
 		c := n.capture(t, env)
 		// Timed from when the deletion is done: `ip link del` returns after the
 		// kernel has unregistered the link and told its sockets.
-		n.cmd(t, "-n", n.name, "link", "del", "cap0")
+		n.IP("link", "del", "cap0")
 		start := time.Now()
 		select {
 		case err := <-c.errc:

@@ -36,7 +36,7 @@ func tgt(name, address string) config.NAT64Target {
 // newNetnsProber is a prober whose every socket is made inside ns.
 func newNetnsProber(t *testing.T, ns *netns, cfg *config.Config) *Prober {
 	t.Helper()
-	p, err := New(cfg, nil, Options{Netns: ns.do})
+	p, err := New(cfg, nil, Options{Netns: ns.Do})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,20 +251,20 @@ func TestApplyKeepsUnchangedTargets(t *testing.T) {
 func TestEmulatedPaths(t *testing.T) {
 	ns := newNetns(t)
 	// ok and refused: both addresses local; the listener is dual-stack.
-	ns.ip("addr", "add", "192.0.2.1/32", "dev", "lo")
-	ns.ip("-6", "addr", "add", "64:ff9b::c000:201/128", "dev", "lo")
+	ns.IP("addr", "add", "192.0.2.1/32", "dev", "lo")
+	ns.IP("-6", "addr", "add", "64:ff9b::c000:201/128", "dev", "lo")
 	// timeout: a tun device that no process reads, which drops everything
 	// routed to it without a word.
-	ns.ip("tuntap", "add", "dev", "sink", "mode", "tun")
-	ns.ip("link", "set", "sink", "up")
-	ns.ip("addr", "add", "198.51.100.1/24", "dev", "sink")
-	ns.ip("-6", "addr", "add", "2001:db8:5::1/64", "dev", "sink", "nodad")
-	ns.ip("-6", "route", "add", "64:ff9b::c633:6400/120", "dev", "sink") // 198.51.100.0/24 in the prefix
+	ns.IP("tuntap", "add", "dev", "sink", "mode", "tun")
+	ns.IP("link", "set", "sink", "up")
+	ns.IP("addr", "add", "198.51.100.1/24", "dev", "sink")
+	ns.IP("-6", "addr", "add", "2001:db8:5::1/64", "dev", "sink", "nodad")
+	ns.IP("-6", "route", "add", "64:ff9b::c633:6400/120", "dev", "sink") // 198.51.100.0/24 in the prefix
 	// unreachable: routes of type unreachable, as a router without a route answers.
-	ns.ip("route", "add", "unreachable", "203.0.113.0/24")
-	ns.ip("-6", "route", "add", "unreachable", "64:ff9b::cb00:7100/120") // 203.0.113.0/24 in the prefix
+	ns.IP("route", "add", "unreachable", "203.0.113.0/24")
+	ns.IP("-6", "route", "add", "unreachable", "64:ff9b::cb00:7100/120") // 203.0.113.0/24 in the prefix
 	// NAT64 broken: the IPv4 address answers, its synthesized one has no route.
-	ns.ip("addr", "add", "192.0.2.9/32", "dev", "lo")
+	ns.IP("addr", "add", "192.0.2.9/32", "dev", "lo")
 
 	ln := ns.listen("tcp", "[::]:0")
 	port := ln.addr.Port
@@ -343,12 +343,12 @@ func TestEmulatedPaths(t *testing.T) {
 // fails it cleanly when the address is not there.
 func TestSourceAddress(t *testing.T) {
 	ns := newNetns(t)
-	ns.ip("addr", "add", "192.0.2.1/32", "dev", "lo")
-	ns.ip("-6", "addr", "add", "64:ff9b::c000:201/128", "dev", "lo")
-	ns.ip("-6", "addr", "add", "2001:db8:100::7/128", "dev", "lo")
+	ns.IP("addr", "add", "192.0.2.1/32", "dev", "lo")
+	ns.IP("-6", "addr", "add", "64:ff9b::c000:201/128", "dev", "lo")
+	ns.IP("-6", "addr", "add", "2001:db8:100::7/128", "dev", "lo")
 	// The listener tells whom it saw.
 	var l net.Listener
-	if err := ns.do(func() error {
+	if err := ns.Do(func() error {
 		var err error
 		l, err = net.Listen("tcp6", "[64:ff9b::c000:201]:0")
 		return err
@@ -392,8 +392,8 @@ func TestSourceAddress(t *testing.T) {
 // unchanged target's loop and results, starts a new one and stops a removed one.
 func TestRunAndApplyWhileRunning(t *testing.T) {
 	ns := newNetns(t)
-	ns.ip("route", "add", "unreachable", "203.0.113.0/24")
-	ns.ip("-6", "route", "add", "unreachable", "64:ff9b::cb00:7100/120")
+	ns.IP("route", "add", "unreachable", "203.0.113.0/24")
+	ns.IP("-6", "route", "add", "unreachable", "64:ff9b::cb00:7100/120")
 	const interval = 50 * time.Millisecond
 	cfg := testConfig(interval, 40*time.Millisecond, tgt("a", "203.0.113.1:80"), tgt("b", "203.0.113.2:80"))
 	p := newNetnsProber(t, ns, cfg)
@@ -448,8 +448,8 @@ func TestRunAndApplyWhileRunning(t *testing.T) {
 // neither is. Emulated as in TestEmulatedPaths: both addresses are local.
 func TestICMPPermissions(t *testing.T) {
 	ns := newNetns(t)
-	ns.ip("addr", "add", "192.0.2.1/32", "dev", "lo")
-	ns.ip("-6", "addr", "add", "64:ff9b::c000:201/128", "dev", "lo")
+	ns.IP("addr", "add", "192.0.2.1/32", "dev", "lo")
+	ns.IP("-6", "addr", "add", "64:ff9b::c000:201/128", "dev", "lo")
 	target := tgt("echo", "192.0.2.1:7")
 	target.ICMP = true
 	cfg := testConfig(time.Second, 300*time.Millisecond, target)
@@ -462,10 +462,10 @@ func TestICMPPermissions(t *testing.T) {
 		p.probeAll(context.Background())
 		return p, status(t, p, "echo")
 	}
-	withoutRaw := func(f func() error) error { return ns.do(withoutNetRaw(f)) }
+	withoutRaw := func(f func() error) error { return ns.Do(withoutNetRaw(f)) }
 
 	// A new namespace's ping_group_range is "1 0": no group may open ping sockets.
-	_, s := echo(ns.do)
+	_, s := echo(ns.Do)
 	if s.ICMP6.Result != ResultOK || s.ICMP4.Result != ResultOK {
 		t.Errorf("raw sockets: nat64 %+v, ipv4 %+v", s.ICMP6, s.ICMP4)
 	}

@@ -2,15 +2,10 @@ package nat64
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"runtime"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,81 +17,26 @@ import (
 // The tests send packets to addresses outside loopback (192.0.2.x, 100.64.0.1,
 // 64:ff9b::/96) only from inside a network namespace the test makes, which has
 // no link to the outside: every socket of the prober and the test is made by
-// netns.do on a thread that has entered it. Nothing leaves this machine.
+// netns.Do on a thread that has entered it. Nothing leaves this machine.
 
-var netnsSeq atomic.Int64
-
-// netns is a network namespace made for one test (`ip netns add`) and removed
-// when it ends.
+// netns is the test's namespace (testenv.Netns) with the NAT64 tests' helpers.
 type netns struct {
-	t    *testing.T
-	name string
-	fd   int // /run/netns/NAME, for setns
+	*testenv.Netns
+	t *testing.T
 }
 
 func newNetns(t *testing.T) *netns {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "the NAT64 tests make network namespaces, which needs root")
-	}
-	testenv.Require(t, "ip")
-	n := &netns{t: t, name: fmt.Sprintf("meetnoc-nat64-%d-%d", os.Getpid(), netnsSeq.Add(1))}
-	if out, err := exec.Command("ip", "netns", "add", n.name).CombinedOutput(); err != nil {
-		testenv.Missing(t, "ip netns add %s: %v: %s", n.name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", n.name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", n.name, err, out)
-		}
-	})
-	fd, err := unix.Open("/run/netns/"+n.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.fd = fd
-	t.Cleanup(func() { unix.Close(fd) }) // runs before the del above
-	n.ip("link", "set", "lo", "up")
+	n := &netns{Netns: testenv.NewNetns(t, "the NAT64 test"), t: t}
+	n.IP("link", "set", "lo", "up")
 	return n
-}
-
-// ip runs `ip -n NAME args...` and fails the test on an error.
-func (n *netns) ip(args ...string) {
-	n.t.Helper()
-	if out, err := exec.Command("ip", append([]string{"-n", n.name}, args...)...).CombinedOutput(); err != nil {
-		n.t.Fatalf("ip -n %s %s: %v: %s", n.name, strings.Join(args, " "), err, out)
-	}
-}
-
-// do runs f on an OS thread that has entered the namespace: sockets f makes
-// belong to the namespace for their whole life. It is the prober's
-// Options.Netns in these tests.
-func (n *netns) do(f func() error) error {
-	runtime.LockOSThread()
-	self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer unix.Close(self)
-	if err := unix.Setns(n.fd, unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("setns %s: %w", n.name, err)
-	}
-	ferr := f()
-	if err := unix.Setns(self, unix.CLONE_NEWNET); err != nil {
-		// The thread stays locked, so the runtime ends it with this goroutine
-		// instead of running other goroutines in the wrong namespace.
-		return errors.Join(ferr, fmt.Errorf("setns back to the root namespace: %w", err))
-	}
-	runtime.UnlockOSThread()
-	return ferr
 }
 
 // sysctl writes a per-namespace sysctl (path under /proc/sys) from inside it.
 func (n *netns) sysctl(path, value string) {
 	n.t.Helper()
-	if err := n.do(func() error { return os.WriteFile("/proc/sys/"+path, []byte(value), 0o644) }); err != nil {
-		n.t.Fatalf("sysctl %s=%s in %s: %v", path, value, n.name, err)
+	if err := n.Do(func() error { return os.WriteFile("/proc/sys/"+path, []byte(value), 0o644) }); err != nil {
+		n.t.Fatalf("sysctl %s=%s in %s: %v", path, value, n.Name, err)
 	}
 }
 
@@ -113,12 +53,12 @@ type listener struct {
 func (n *netns) listen(network, address string) *listener {
 	n.t.Helper()
 	ln := &listener{}
-	if err := n.do(func() error {
+	if err := n.Do(func() error {
 		var err error
 		ln.l, err = net.Listen(network, address)
 		return err
 	}); err != nil {
-		n.t.Fatalf("listen %s in %s: %v", address, n.name, err)
+		n.t.Fatalf("listen %s in %s: %v", address, n.Name, err)
 	}
 	ln.addr = ln.l.Addr().(*net.TCPAddr)
 	go func() {

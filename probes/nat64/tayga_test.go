@@ -63,14 +63,14 @@ func newTayga(t *testing.T, ns *netns) *tayga {
 	tg := &tayga{t: t, ns: ns, bin: bin, conf: conf}
 	// A persistent tun device, so that the routes stay when TAYGA stops, as they
 	// do when a NAT64 box's daemon dies.
-	if out, err := exec.Command("ip", "netns", "exec", ns.name, bin, "-c", conf, "--mktun").CombinedOutput(); err != nil {
+	if out, err := exec.Command("ip", "netns", "exec", ns.Name, bin, "-c", conf, "--mktun").CombinedOutput(); err != nil {
 		testenv.Missing(t, "tayga --mktun in a namespace: %v: %s", err, out)
 	}
-	ns.ip("link", "set", "nat64", "up")
-	ns.ip("-6", "addr", "add", "2001:db8:1::1/128", "dev", "lo")
-	ns.ip("addr", "add", taygaDest+"/32", "dev", "lo")
-	ns.ip("route", "add", taygaPool, "dev", "nat64")
-	ns.ip("-6", "route", "add", "64:ff9b::/96", "dev", "nat64")
+	ns.IP("link", "set", "nat64", "up")
+	ns.IP("-6", "addr", "add", "2001:db8:1::1/128", "dev", "lo")
+	ns.IP("addr", "add", taygaDest+"/32", "dev", "lo")
+	ns.IP("route", "add", taygaPool, "dev", "nat64")
+	ns.IP("-6", "route", "add", "64:ff9b::/96", "dev", "nat64")
 	tg.start()
 	t.Cleanup(func() {
 		tg.stop()
@@ -85,7 +85,7 @@ func (tg *tayga) start() {
 	tg.t.Helper()
 	tg.out = &testenv.SyncBuffer{}
 	// -d: stay in the foreground and log to stderr.
-	tg.cmd = exec.Command("ip", "netns", "exec", tg.ns.name, tg.bin, "-c", tg.conf, "-d")
+	tg.cmd = exec.Command("ip", "netns", "exec", tg.ns.Name, tg.bin, "-c", tg.conf, "-d")
 	tg.cmd.Stdout, tg.cmd.Stderr = tg.out, tg.out
 	if err := tg.cmd.Start(); err != nil {
 		tg.t.Fatal(err)
@@ -102,7 +102,7 @@ func (tg *tayga) start() {
 			tg.t.Fatalf("tayga exited: %s", tg.out.String())
 		default:
 		}
-		out, _ := exec.Command("ip", "-n", tg.ns.name, "link", "show", "nat64").Output()
+		out, _ := exec.Command("ip", "-n", tg.ns.Name, "link", "show", "nat64").Output()
 		return strings.Contains(string(out), "LOWER_UP")
 	})
 }
@@ -206,7 +206,7 @@ func TestTayga(t *testing.T) {
 	// TAYGA back, the destination gone: no route here for the IPv4 probe, and
 	// the translated packet is dropped (the namespace does not forward).
 	tg.start()
-	ns.ip("addr", "del", taygaDest+"/32", "dev", "lo")
+	ns.IP("addr", "del", taygaDest+"/32", "dev", "lo")
 	probe(VerdictDestinationDown, ResultTimeout, ResultUnreachable)
 
 	if problems, err := testutil.CollectAndLint(p); err != nil || len(problems) > 0 {
