@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/vishvananda/netlink"
 
@@ -68,45 +66,11 @@ func start(t *testing.T, cfg *config.Config, opts Options) *Collector {
 	return c
 }
 
-// metrics gathers c into name{labels} → value.
-func metrics(t *testing.T, c prometheus.Collector) map[string]float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			sort.Strings(labels)
-			key := mf.GetName()
-			if len(labels) > 0 {
-				key += "{" + strings.Join(labels, ",") + "}"
-			}
-			switch {
-			case m.Gauge != nil:
-				out[key] = m.GetGauge().GetValue()
-			case m.Counter != nil:
-				out[key] = m.GetCounter().GetValue()
-			}
-		}
-	}
-	return out
-}
-
 // waitMetric waits until the metric key has the value want.
 func waitMetric(t *testing.T, c *Collector, key string, want float64, within time.Duration) {
 	t.Helper()
 	waitFor(t, within, func() (bool, string) {
-		got, ok := metrics(t, c)[key]
+		got, ok := testenv.Series(t, c)[key]
 		return ok && got == want, fmt.Sprintf("%s = %v (present %v), want %v", key, got, ok, want)
 	})
 }
@@ -171,7 +135,7 @@ func TestNeighborCountsAndCounters(t *testing.T) {
 	c := start(t, cfg, Options{NetNS: ns.Path(), Interval: 100 * time.Millisecond})
 	waitMetric(t, c, `meetnoc_link_up{interface="va0"}`, 1, 2*time.Second)
 
-	got := metrics(t, c)
+	got := testenv.Series(t, c)
 	for _, fam := range families {
 		for _, state := range states {
 			if g, w := got[neighKey("va0", fam, state)], want[fam][state]; g != w {
@@ -227,7 +191,7 @@ func TestNeighborCountsAndCounters(t *testing.T) {
 		return tx >= 5 && rx >= 5 && txBytes >= 5*63 && rxBytes >= 5*63,
 			fmt.Sprintf("va0 tx %d packets %d bytes, vb0 rx %d packets %d bytes; want ≥ 5 and ≥ 315", tx, txBytes, rx, rxBytes)
 	})
-	got = metrics(t, c)
+	got = testenv.Series(t, c)
 	if g := got[`meetnoc_link_transmit_packets_total{interface="va0"}`]; g < 5 {
 		t.Errorf("va0 transmit packets = %v, want ≥ 5", g)
 	}
@@ -268,7 +232,7 @@ func TestLinkChangesWithinASecond(t *testing.T) {
 	ns.IP("link", "del", "late0")
 	waitMetric(t, c, `meetnoc_link_present{interface="late0"}`, 0, time.Second)
 	waitMetric(t, c, `meetnoc_link_up{interface="late0"}`, 0, time.Second)
-	if _, ok := metrics(t, c)[`meetnoc_link_mtu_bytes{interface="late0"}`]; ok {
+	if _, ok := testenv.Series(t, c)[`meetnoc_link_mtu_bytes{interface="late0"}`]; ok {
 		t.Error("a deleted interface keeps its MTU series")
 	}
 
@@ -317,7 +281,7 @@ func TestNAT64RouteAndApply(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got := metrics(t, c)
+	got := testenv.Series(t, c)
 	for key, present := range map[string]bool{
 		`meetnoc_link_up{interface="ve0"}`:                   false,
 		neighKey("ve0", "ipv4", "stale"):                     false,

@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -12,10 +11,10 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/meetnoc/meetnoc/internal/config"
 	"github.com/meetnoc/meetnoc/internal/packetgen"
+	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
 // Infrastructure of the event tests: the allowed DHCP server and router of
@@ -185,43 +184,6 @@ type eventsCollector struct {
 func (c eventsCollector) Describe(ch chan<- *prometheus.Desc) { describeEvents(ch) }
 func (c eventsCollector) Collect(ch chan<- prometheus.Metric) { collectEvents(ch, c.names, c.ev) }
 
-// gatherSeries returns every series a collector exports as
-// `name{label="value",…}` → value, labels sorted by name.
-func gatherSeries(t testing.TB, c prometheus.Collector) map[string]float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var ls []string
-			for _, lp := range m.GetLabel() {
-				ls = append(ls, lp.GetName()+"="+`"`+lp.GetValue()+`"`)
-			}
-			sort.Strings(ls)
-			key := mf.GetName() + "{" + strings.Join(ls, ",") + "}"
-			out[key] = metricValue(m)
-		}
-	}
-	return out
-}
-
-func metricValue(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.GetCounter().GetValue()
-	case m.Gauge != nil:
-		return m.GetGauge().GetValue()
-	}
-	return 0
-}
-
 // checkSeries asserts that got holds exactly n series, that the ones in want
 // have their values, and that every other one is 0.
 func checkSeries(t *testing.T, got map[string]float64, n int, want map[string]float64) {
@@ -292,7 +254,7 @@ func TestEventsObserve(t *testing.T) {
 	// Sampled 1:512: every count adds the weight.
 	observeFrames(t, c, d, ev, 512, discover(100, true), raMatch)
 
-	got := gatherSeries(t, eventsCollector{c.SSIDNames(), ev})
+	got := testenv.Series(t, eventsCollector{c.SSIDNames(), ev})
 	checkSeries(t, got, eventSeriesPerConfig, map[string]float64{
 		`meetnoc_dhcp_discovers_total{ssid="ietf"}`:                                          3 + 512,
 		`meetnoc_dhcp_ipv6_only_preferred_total{ssid="ietf"}`:                                2 + 512,

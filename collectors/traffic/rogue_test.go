@@ -14,6 +14,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
 // recordHandler keeps every log record, for asserting on level and attributes.
@@ -246,7 +248,7 @@ func TestRogueRALog(t *testing.T) {
 	// The last-seen gauge: ietf only, never the sender; it passes promlint.
 	rig.clock.advance(90 * time.Second)
 	rig.observe(t, rogueRA)
-	got := gatherSeries(t, rig.rogue)
+	got := testenv.Series(t, rig.rogue)
 	checkSeries(t, got, 2, map[string]float64{
 		`meetnoc_rogue_last_seen_timestamp_seconds{kind="dhcp",ssid="ietf"}`: 1_700_000_000,
 		`meetnoc_rogue_last_seen_timestamp_seconds{kind="ra",ssid="ietf"}`:   1_700_000_090,
