@@ -135,9 +135,6 @@ func elapsed(since, now time.Time) time.Duration {
 	return d
 }
 
-// addTo adds the worker's published traffic counts to counters.
-func (w *Worker) addTo(counters *Counters) { w.addAllTo(counters, newEvents(len(w.c.names)), nil) }
-
 // addAllTo adds the worker's published counts to the scrape-time totals.
 // clients may be nil when only the counts are wanted (folding at a reload).
 func (w *Worker) addAllTo(counters *Counters, events *Events, clients *clientCounts) {

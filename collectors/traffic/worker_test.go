@@ -18,3 +18,7 @@ func newTestWorker(t testing.TB, c *Classifier) *Worker {
 	}
 	return newWorker(c, d, 5*time.Minute)
 }
+
+// addTo adds the worker's published traffic counts to counters (the source
+// tests look at traffic only).
+func (w *Worker) addTo(counters *Counters) { w.addAllTo(counters, newEvents(len(w.c.names)), nil) }
