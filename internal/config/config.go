@@ -227,6 +227,10 @@ type NAT64Target struct {
 	ICMP bool `yaml:"icmp"`
 	// SourceAddress binds the IPv6 probe, e.g. to an address in the IPv6-only SSID.
 	SourceAddress netip.Addr `yaml:"source_address"`
+	// Netns makes both probes' sockets inside this network namespace (a name
+	// from `ip netns`, or an absolute path), for a probe host that keeps each
+	// SSID's leg in a namespace of its own. Needs CAP_SYS_ADMIN.
+	Netns string `yaml:"netns"`
 }
 
 // Netlink configures the host's own view (issue 4).

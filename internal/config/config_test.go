@@ -151,7 +151,7 @@ dns:
 nat64_probes:
   targets:
     - {name: web, address: "192.0.2.80:443"}
-    - {name: other, address: "192.0.2.81:443", prefix: 64:ff9b::/96}
+    - {name: other, address: "192.0.2.81:443", prefix: 64:ff9b::/96, netns: ietf-leg}
 snmp:
   auths: {v2: {version: 2c, community: public}}
   targets: [{name: sw1, address: 127.0.0.1, auth: v2, profiles: [if_mib]}]
@@ -178,6 +178,9 @@ snmp:
 	}
 	if got := n.Targets[1].Prefix.String(); got != "64:ff9b::/96" {
 		t.Errorf("target other prefix = %s, want its own", got)
+	}
+	if n.Targets[0].Netns != "" || n.Targets[1].Netns != "ietf-leg" {
+		t.Errorf("netns %q and %q, want none and ietf-leg", n.Targets[0].Netns, n.Targets[1].Netns)
 	}
 }
 
@@ -327,6 +330,7 @@ nat64_probes:
   timeout: 5s
   targets:
     - {name: t, address: "[2001:db8::1]:443", prefix: 2001:db8::/80, source_address: 192.0.2.1}
+    - {name: u, address: "192.0.2.1:443", prefix: 64:ff9b::/96, netns: vlan100/x}
 snmp:` + targets,
 		want: []string{
 			`bad.yml:4: dns.resolvers[0].ssid: unknown SSID "guest"`,
@@ -341,6 +345,7 @@ snmp:` + targets,
 			`bad.yml:13: nat64_probes.targets[0].address: "[2001:db8::1]:443" is not an IPv4 addr:port (the destination behind the NAT64)`,
 			`bad.yml:13: nat64_probes.targets[0].prefix: 2001:db8::/80 is not an RFC 6052 NAT64 prefix (IPv6, length 32, 40, 48, 56, 64 or 96)`,
 			`bad.yml:13: nat64_probes.targets[0].source_address: 192.0.2.1 is not an IPv6 address (the probe through NAT64 is IPv6)`,
+			`bad.yml:14: nat64_probes.targets[1].netns: "vlan100/x" is neither a name in /run/netns nor an absolute path`,
 		},
 	}, {
 		name: "traffic and dns",

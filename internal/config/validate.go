@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meetnoc/meetnoc/internal/netns"
 )
 
 var (
@@ -631,6 +633,11 @@ func (l *loader) validateNAT64Probes(cfg *Config) {
 		}
 		if t.SourceAddress.IsValid() && !t.SourceAddress.Is6() {
 			l.errorf(f, p+".source_address", "%s is not an IPv6 address (the probe through NAT64 is IPv6)", t.SourceAddress)
+		}
+		if t.Netns != "" {
+			if err := netns.CheckName(t.Netns); err != nil {
+				l.errorf(f, p+".netns", "%v", err)
+			}
 		}
 	}
 }

@@ -1,17 +1,14 @@
 package testenv
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/meetnoc/meetnoc/internal/netns"
 )
 
 var netnsSeq atomic.Int64
@@ -52,7 +49,7 @@ func NewNetns(t testing.TB, purpose string) *Netns {
 }
 
 // Path is the namespace's file, for setns or netlink handles.
-func (n *Netns) Path() string { return filepath.Join("/run/netns", n.Name) }
+func (n *Netns) Path() string { return netns.Path(n.Name) }
 
 // IP runs `ip -n NAME args...` and fails the test on an error.
 func (n *Netns) IP(args ...string) {
@@ -71,58 +68,9 @@ func (n *Netns) Exec(args ...string) {
 	}
 }
 
-// Do runs f on an OS thread that has entered the namespace: sockets f makes
-// belong to it for their whole life, wherever they are used later. The thread
-// goes back to the root namespace afterwards; if it cannot, it stays locked, so
-// that the runtime ends it with the goroutine instead of running other
-// goroutines in the wrong namespace.
-func (n *Netns) Do(f func() error) error {
-	runtime.LockOSThread()
-	self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer unix.Close(self)
-	fd, err := unix.Open(n.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	err = unix.Setns(fd, unix.CLONE_NEWNET)
-	unix.Close(fd)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("setns %s: %w", n.Name, err)
-	}
-	ferr := f()
-	if err := unix.Setns(self, unix.CLONE_NEWNET); err != nil {
-		return errors.Join(ferr, fmt.Errorf("setns back to the root namespace: %w", err))
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
+// Do runs f on an OS thread that has entered the namespace (netns.Do).
+func (n *Netns) Do(f func() error) error { return netns.Do(n.Path(), f) }
 
-// Go runs f on a goroutine of its own, on an OS thread that has entered the
-// namespace and stays locked: the thread ends with the goroutine, so one whose
-// state f changed for good (capabilities dropped, a capture loop) never runs
-// anything else.
-func (n *Netns) Go(f func() error) <-chan error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: see above
-		fd, err := unix.Open(n.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", n.Name, err)
-			return
-		}
-		errc <- f()
-	}()
-	return errc
-}
+// Go runs f on a goroutine of its own whose OS thread has entered the namespace
+// and stays locked (netns.Go).
+func (n *Netns) Go(f func() error) <-chan error { return netns.Go(n.Path(), f) }

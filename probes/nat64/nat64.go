@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meetnoc/meetnoc/internal/netns"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meetnoc/meetnoc/internal/config"
@@ -45,7 +47,11 @@ const (
 	VerdictNAT64Broken     = "NAT64 broken"     // the destination answers over IPv4 but not through the NAT64
 	VerdictIPv4Broken      = "IPv4 path broken" // through the NAT64 it answers, directly it does not
 	VerdictDestinationDown = "destination down" // neither path reaches it
-	VerdictPending         = "not probed yet"
+	// VerdictCannotProbe: neither probe could even be sent from this host (the
+	// target's network namespace is missing, its source address is not
+	// configured here…): says nothing about the network; the errors say why.
+	VerdictCannotProbe = "cannot probe"
+	VerdictPending     = "not probed yet"
 )
 
 // refusedNote is shown beside a refused connection so that nobody reads it as
@@ -57,8 +63,10 @@ type Options struct {
 	// Now is the clock for the status page; default time.Now.
 	Now func() time.Time
 	// Netns, when set, runs every call that creates a socket (TCP dial, ICMP
-	// listen). Tests use it to make the sockets inside a network namespace of
-	// their own; a socket stays in the namespace it was made in.
+	// listen), around the entry into the target's own netns if it has one.
+	// Tests use it to make the sockets inside a network namespace of their own
+	// (a socket stays in the namespace it was made in) or with capabilities
+	// dropped.
 	Netns func(func() error) error
 }
 
@@ -165,7 +173,7 @@ func newTarget(t config.NAT64Target, n config.NAT64Probes) (*target, error) {
 // results) can keep running across a reload.
 func (t *target) same(o *target) bool {
 	return t.cfg.Name == o.cfg.Name && t.cfg.Address == o.cfg.Address && t.cfg.Prefix == o.cfg.Prefix &&
-		t.cfg.ICMP == o.cfg.ICMP && t.cfg.SourceAddress == o.cfg.SourceAddress &&
+		t.cfg.ICMP == o.cfg.ICMP && t.cfg.SourceAddress == o.cfg.SourceAddress && t.cfg.Netns == o.cfg.Netns &&
 		t.interval == o.interval && t.timeout == o.timeout
 }
 
@@ -275,11 +283,11 @@ func (p *Prober) loop(ctx context.Context, t *target) {
 func (p *Prober) probeTarget(ctx context.Context, t *target) {
 	var tcp, icmp [2]pathResult
 	var wg sync.WaitGroup
-	wg.Go(func() { tcp[0] = p.connect(ctx, "tcp6", t.synth, t.cfg.SourceAddress, t.timeout) })
-	wg.Go(func() { tcp[1] = p.connect(ctx, "tcp4", t.dst, netip.Addr{}, t.timeout) })
+	wg.Go(func() { tcp[0] = p.connect(ctx, t, "tcp6", t.synth, t.cfg.SourceAddress) })
+	wg.Go(func() { tcp[1] = p.connect(ctx, t, "tcp4", t.dst, netip.Addr{}) })
 	if t.cfg.ICMP {
-		wg.Go(func() { icmp[0] = p.ping(ctx, t.synth.Addr(), t.cfg.SourceAddress, t.timeout) })
-		wg.Go(func() { icmp[1] = p.ping(ctx, t.dst.Addr(), netip.Addr{}, t.timeout) })
+		wg.Go(func() { icmp[0] = p.ping(ctx, t, t.synth.Addr(), t.cfg.SourceAddress) })
+		wg.Go(func() { icmp[1] = p.ping(ctx, t, t.dst.Addr(), netip.Addr{}) })
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -349,6 +357,8 @@ func verdict(tcp [2]pathResult, round uint64) string {
 	}
 	nat64, ipv4 := tcp[0].reachable(), tcp[1].reachable()
 	switch {
+	case tcp[0].result == ResultError && tcp[1].result == ResultError:
+		return VerdictCannotProbe
 	case nat64 && ipv4:
 		return VerdictOK
 	case !nat64 && ipv4:
@@ -359,8 +369,13 @@ func verdict(tcp [2]pathResult, round uint64) string {
 	return VerdictDestinationDown
 }
 
-// socket runs f where sockets are to be made (Options.Netns).
-func (p *Prober) socket(f func() error) error {
+// socket runs f where t's sockets are to be made: in the target's netns, if it
+// has one, and through Options.Netns.
+func (p *Prober) socket(t *target, f func() error) error {
+	if t.cfg.Netns != "" {
+		inner, path := f, netns.Path(t.cfg.Netns)
+		f = func() error { return netns.Do(path, inner) }
+	}
 	if p.opts.Netns != nil {
 		return p.opts.Netns(f)
 	}

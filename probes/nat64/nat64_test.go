@@ -34,7 +34,7 @@ func tgt(name, address string) config.NAT64Target {
 }
 
 // newNetnsProber is a prober whose every socket is made inside ns.
-func newNetnsProber(t *testing.T, ns *netns, cfg *config.Config) *Prober {
+func newNetnsProber(t *testing.T, ns *testNetns, cfg *config.Config) *Prober {
 	t.Helper()
 	p, err := New(cfg, nil, Options{Netns: ns.Do})
 	if err != nil {
@@ -125,6 +125,7 @@ func TestVerdict(t *testing.T) {
 		{ResultRefused, ResultUnreachable, VerdictIPv4Broken},
 		{ResultTimeout, ResultTimeout, VerdictDestinationDown},
 		{ResultError, ResultUnreachable, VerdictDestinationDown},
+		{ResultError, ResultError, VerdictCannotProbe}, // e.g. its netns is missing
 	}
 	for _, c := range cases {
 		if got := verdict([2]pathResult{r(c.nat64), r(c.ipv4)}, 1); got != c.want {
@@ -385,6 +386,31 @@ func TestSourceAddress(t *testing.T) {
 	}
 	if s := status(t, p, "badsource"); s.NAT64.Result != ResultError || !strings.Contains(s.NAT64.Error, "assign") {
 		t.Errorf("unassigned source: %+v, want error (cannot assign requested address)", s.NAT64)
+	}
+}
+
+// TestMissingNetns: a target whose netns does not exist is not probed at all
+// (no socket is made in the daemon's own namespace instead), and its status
+// says why rather than calling the destination down.
+func TestMissingNetns(t *testing.T) {
+	target := tgt("elsewhere", "192.0.2.1:443")
+	target.Netns = "meetnoc-test-no-such-namespace"
+	p, err := New(testConfig(time.Second, 300*time.Millisecond, target), nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.probeAll(context.Background())
+	s := status(t, p, "elsewhere")
+	if s.Verdict != VerdictCannotProbe {
+		t.Errorf("verdict %q, want %q", s.Verdict, VerdictCannotProbe)
+	}
+	for _, ps := range []PathStatus{s.NAT64, s.IPv4} {
+		if ps.Result != ResultError || !strings.Contains(ps.Error, "/run/netns/meetnoc-test-no-such-namespace") {
+			t.Errorf("path status %+v, want an error naming the namespace", ps)
+		}
+	}
+	if got := testutil.ToFloat64(p.probes.WithLabelValues("elsewhere", PathNAT64, ResultError)); got != 1 {
+		t.Errorf("probes_total{nat64,error} = %v, want 1", got)
 	}
 }
 

@@ -19,21 +19,21 @@ import (
 // no link to the outside: every socket of the prober and the test is made by
 // netns.Do on a thread that has entered it. Nothing leaves this machine.
 
-// netns is the test's namespace (testenv.Netns) with the NAT64 tests' helpers.
-type netns struct {
+// testNetns is the test's namespace (testenv.Netns) with the NAT64 tests' helpers.
+type testNetns struct {
 	*testenv.Netns
 	t *testing.T
 }
 
-func newNetns(t *testing.T) *netns {
+func newNetns(t *testing.T) *testNetns {
 	t.Helper()
-	n := &netns{Netns: testenv.NewNetns(t, "the NAT64 test"), t: t}
+	n := &testNetns{Netns: testenv.NewNetns(t, "the NAT64 test"), t: t}
 	n.IP("link", "set", "lo", "up")
 	return n
 }
 
 // sysctl writes a per-namespace sysctl (path under /proc/sys) from inside it.
-func (n *netns) sysctl(path, value string) {
+func (n *testNetns) sysctl(path, value string) {
 	n.t.Helper()
 	if err := n.Do(func() error { return os.WriteFile("/proc/sys/"+path, []byte(value), 0o644) }); err != nil {
 		n.t.Fatalf("sysctl %s=%s in %s: %v", path, value, n.Name, err)
@@ -50,7 +50,7 @@ type listener struct {
 	seen []netip.Addr
 }
 
-func (n *netns) listen(network, address string) *listener {
+func (n *testNetns) listen(network, address string) *listener {
 	n.t.Helper()
 	ln := &listener{}
 	if err := n.Do(func() error {

@@ -17,10 +17,10 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// connect opens a TCP connection to dst and closes it at once: the handshake is
-// the probe.
-func (p *Prober) connect(ctx context.Context, network string, dst netip.AddrPort, src netip.Addr, timeout time.Duration) pathResult {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// connect opens a TCP connection to dst for t and closes it at once: the
+// handshake is the probe.
+func (p *Prober) connect(ctx context.Context, t *target, network string, dst netip.AddrPort, src netip.Addr) pathResult {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	var d net.Dialer
 	if src.IsValid() {
@@ -28,7 +28,7 @@ func (p *Prober) connect(ctx context.Context, network string, dst netip.AddrPort
 	}
 	var conn net.Conn
 	start := time.Now()
-	err := p.socket(func() error {
+	err := p.socket(t, func() error {
 		var err error
 		conn, err = d.DialContext(ctx, network, dst.String())
 		return err
@@ -99,12 +99,13 @@ func permissionError(err error) bool {
 	return errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
 }
 
-// ping sends one echo request to dst and waits for its reply until timeout.
-func (p *Prober) ping(ctx context.Context, dst, src netip.Addr, timeout time.Duration) pathResult {
+// ping sends one echo request to dst for t and waits for its reply until t's
+// timeout.
+func (p *Prober) ping(ctx context.Context, t *target, dst, src netip.Addr) pathResult {
 	v6 := dst.Is6()
 	var conn *icmp.PacketConn
 	var raw bool
-	err := p.socket(func() error {
+	err := p.socket(t, func() error {
 		var err error
 		conn, raw, err = listenICMP(v6, src)
 		return err
@@ -141,7 +142,7 @@ func (p *Prober) ping(ctx context.Context, dst, src netip.Addr, timeout time.Dur
 		to = &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
 	}
 	start := time.Now()
-	conn.SetDeadline(start.Add(timeout))
+	conn.SetDeadline(start.Add(t.timeout))
 	if _, err := conn.WriteTo(msg, to); err != nil {
 		return pathResult{probed: true, result: classify(err), duration: time.Since(start), err: err.Error()}
 	}

@@ -31,7 +31,7 @@ const (
 // running inside a test namespace.
 type tayga struct {
 	t    *testing.T
-	ns   *netns
+	ns   *testNetns
 	bin  string
 	conf string
 	cmd  *exec.Cmd
@@ -42,7 +42,7 @@ type tayga struct {
 // newTayga sets up the namespace as a NAT64 host: the tun device "nat64",
 // routes for the prefix and the pool into it, an IPv6 client address
 // 2001:db8:1::1 and the IPv4 destination, both on lo; and starts TAYGA.
-func newTayga(t *testing.T, ns *netns) *tayga {
+func newTayga(t *testing.T, ns *testNetns) *tayga {
 	t.Helper()
 	bin := testenv.Require(t, "tayga")[0]
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
@@ -137,7 +137,13 @@ func TestTayga(t *testing.T) {
 	target := tgt("tayga", ln.addr.String())
 	target.ICMP = true
 	target.SourceAddress = netip.MustParseAddr("2001:db8:1::1")
-	p := newNetnsProber(t, ns, testConfig(time.Second, 500*time.Millisecond, target))
+	// The target's own netns key, as a probe host's config names the namespace
+	// that holds an SSID's leg; not the tests' Options.Netns hook.
+	target.Netns = ns.Name
+	p, err := New(testConfig(time.Second, 500*time.Millisecond, target), nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	probe := func(wantVerdict, wantNAT64, wantIPv4 string) TargetStatus {
 		t.Helper()
