@@ -55,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	labCmd := app.Command("lab", "Start the simulated meeting network on loopback and the daemon monitoring it.")
 	labNetworkOnly := labCmd.Flag("network-only", "Start only the simulated network (for tests and benchmarks), not the daemon.").Bool()
 	labBasePort := labCmd.Flag("lab.base-port", "First UDP port of the simulated agents (configs/lab.yml expects 16101).").Default("16101").Int()
+	labNAT64 := labCmd.Flag("lab.nat64", "Give the lab a NAT64 (TAYGA in a network namespace) for the NAT64 probe: on, off, or auto (on when running as root with ip and tayga installed).").
+		Default("auto").Enum("auto", "on", "off")
 	// The lab is a demo on someone's laptop: its page stays on loopback unless asked.
 	labWeb := kingpinflag.AddFlags(labCmd, "127.0.0.1"+DefaultListenAddress)
 
@@ -86,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case classifyCmd.FullCommand():
 		return classify(ctx, logger, classifyOpts, stdout, stderr)
 	case labCmd.FullCommand():
-		return runLab(ctx, logger, *labBasePort, *labNetworkOnly, labWeb, stdout, stderr)
+		return runLab(ctx, logger, labOptions{basePort: *labBasePort, networkOnly: *labNetworkOnly, nat64: *labNAT64}, labWeb, stdout, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintln(stdout, version.Print("meetnoc"))
 		return 0
@@ -127,11 +129,29 @@ func check(file string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// labOptions are the lab command's flags.
+type labOptions struct {
+	basePort    int
+	networkOnly bool
+	nat64       string // auto, on or off
+}
+
 // runLab starts the simulated meeting network and, unless networkOnly, the daemon on
 // the config the network generates (identical to configs/lab.yml at the default base
 // port), written to a temporary file so that edits + `kill -HUP` work as in production.
-func runLab(ctx context.Context, logger *slog.Logger, basePort int, networkOnly bool, webCfg *web.FlagConfig, stdout, stderr io.Writer) int {
-	network, err := lab.Start(ctx, lab.Options{BasePort: basePort, Logger: logger.With("component", "lab")})
+func runLab(ctx context.Context, logger *slog.Logger, o labOptions, webCfg *web.FlagConfig, stdout, stderr io.Writer) int {
+	opts := lab.Options{BasePort: o.basePort, Logger: logger.With("component", "lab")}
+	if o.nat64 == "on" || o.nat64 == "auto" && lab.NAT64Available() == nil {
+		opts.NAT64Netns = labNAT64Netns(o.basePort)
+	} else if o.nat64 == "auto" {
+		logger.Info("the lab has no NAT64, so no NAT64 probe", "reason", lab.NAT64Available())
+	}
+	network, err := lab.Start(ctx, opts)
+	if err != nil && o.nat64 == "auto" && opts.NAT64Netns != "" {
+		logger.Warn("cannot give the lab a NAT64; starting it without", "err", err)
+		opts.NAT64Netns = ""
+		network, err = lab.Start(ctx, opts)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "meetnoc lab: cannot start the simulated network: %v\n", err)
 		return 1
@@ -142,7 +162,12 @@ func runLab(ctx context.Context, logger *slog.Logger, basePort int, networkOnly 
 		fmt.Fprintf(stdout, "  %-8s %-7s snmp://%s  (%s; profiles %s)\n", dev.Name, dev.Role, dev.Address, dev.Auth, strings.Join(dev.Profiles, ", "))
 	}
 	fmt.Fprintf(stdout, "  access switches export sFlow of the meeting's traffic to udp://%s\n", network.SFlowCollector())
-	if networkOnly {
+	fmt.Fprintf(stdout, "  DNS64 resolver at %s (UDP and TCP)\n", network.DNSResolver())
+	if ns := network.NAT64Netns(); ns != "" {
+		fmt.Fprintf(stdout, "  NAT64 (TAYGA) in network namespace %s: %s behind %s (try `ip netns exec %s curl http://%s/`)\n",
+			ns, lab.NAT64Target(), lab.NAT64Prefix(), ns, lab.NAT64Synthesized())
+	}
+	if o.networkOnly {
 		fmt.Fprintln(stdout, "Network only (--network-only); Ctrl-C stops it.")
 		<-ctx.Done()
 		return 0
@@ -173,6 +198,19 @@ func runLab(ctx context.Context, logger *slog.Logger, basePort int, networkOnly 
 		return 1
 	}
 	return 0
+}
+
+// labNAT64Netns names the lab's NAT64 namespace: the one configs/lab.yml
+// names at the default ports, one per base port otherwise, so that two labs
+// do not take each other's.
+func labNAT64Netns(basePort int) string {
+	switch basePort {
+	case lab.DefaultBasePort:
+		return lab.DefaultNAT64Netns
+	case 0:
+		return fmt.Sprintf("%s-pid%d", lab.DefaultNAT64Netns, os.Getpid())
+	}
+	return fmt.Sprintf("%s-%d", lab.DefaultNAT64Netns, basePort)
 }
 
 // browsable turns a listen address (":9723") into one a browser can open.

@@ -45,8 +45,17 @@ func labConfig(t *testing.T, ctx context.Context, extraTargets ...string) string
 func labConfigAt(t *testing.T, ctx context.Context, base time.Time, extraTargets ...string) string {
 	t.Helper()
 	started := time.Now()
-	clock := func() time.Time { return base.Add(time.Since(started)) }
-	network, err := lab.Start(ctx, lab.Options{Host: "127.0.0.1", Now: clock})
+	cfgFile, _ := labConfigWith(t, ctx, lab.Options{Now: func() time.Time { return base.Add(time.Since(started)) }}, extraTargets...)
+	return cfgFile
+}
+
+// labConfigWith starts a lab network with opts (on 127.0.0.1) and writes its
+// config, made to poll and probe every second, with extraTargets appended to
+// its SNMP targets.
+func labConfigWith(t *testing.T, ctx context.Context, opts lab.Options, extraTargets ...string) (string, *lab.Network) {
+	t.Helper()
+	opts.Host = "127.0.0.1"
+	network, err := lab.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +71,7 @@ func labConfigAt(t *testing.T, ctx context.Context, base time.Time, extraTargets
 	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return cfgFile
+	return cfgFile, network
 }
 
 func testLogger() *slog.Logger {

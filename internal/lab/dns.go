@@ -299,7 +299,7 @@ func negative(soa *dns.SOA) []dns.RR {
 func (n *Network) startDNS(ctx context.Context, m *model, opts Options) error {
 	r := &dnsResolver{
 		ctx: ctx, clock: opts.Now, day: m.day, data: labDNSData, nat64: labNAT64,
-		logger: opts.Logger.With("component", "dns"),
+		logger: opts.Logger.With("part", "dns"),
 	}
 	port := 0
 	if opts.BasePort != 0 {

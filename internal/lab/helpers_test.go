@@ -174,3 +174,17 @@ func checkCountersOverDay(t *testing.T, clock *testClock, until time.Time, mibs 
 	}
 	return steps, counters, pairs
 }
+
+// fileConfig is configs/lab.yml's: the lab at its default ports, with the NAT64
+// that `meetnoc lab` makes as root.
+func fileConfig() labConfig {
+	devices := plannedDevices(newModel(time.Now), "127.0.0.1", DefaultBasePort)
+	return labConfig{
+		devices:    devices,
+		sflow:      sflowListen("127.0.0.1", DefaultBasePort, len(devices)),
+		sampling:   DefaultSFlowSampling,
+		dns:        dnsListen("127.0.0.1", DefaultBasePort, len(devices)),
+		nat64Netns: DefaultNAT64Netns,
+		note:       fileNote,
+	}
+}

@@ -35,6 +35,12 @@ type Options struct {
 	// SFlowSampling is the access switches' sFlow sampling rate (1 in N);
 	// default DefaultSFlowSampling.
 	SFlowSampling uint32
+	// NAT64Netns, when set, gives the lab a NAT64: a network namespace of
+	// this name (DefaultNAT64Netns for `meetnoc lab`) holding Debian's TAYGA and
+	// an IPv4-only web server behind it, which ConfigYAML's nat64_probes
+	// target reaches. It needs root, iproute2 and TAYGA; Start fails without
+	// them. Empty: no NAT64, and no nat64_probes in ConfigYAML.
+	NAT64Netns string
 }
 
 // Device is one simulated device as a poller sees it.
@@ -59,6 +65,7 @@ type Network struct {
 	sampling uint32
 	dns      *dnsResolver
 	dnsAddr  netip.AddrPort // the resolver's UDP and TCP address
+	nat64    *nat64Box      // nil without Options.NAT64Netns
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	errs     []error
@@ -131,8 +138,15 @@ func Start(ctx context.Context, opts Options) (*Network, error) {
 		n.wg.Wait()
 		return nil, err
 	}
+	if opts.NAT64Netns != "" {
+		if err := n.startNAT64(ctx, m, opts); err != nil {
+			cancel()
+			n.wg.Wait()
+			return nil, err
+		}
+	}
 	opts.Logger.Info("lab network started", "devices", len(n.devices), "first", n.devices[0].Address,
-		"sflow_to", n.sflow.String(), "dns64", n.dnsAddr.String())
+		"sflow_to", n.sflow.String(), "dns64", n.dnsAddr.String(), "nat64_netns", opts.NAT64Netns)
 	return n, nil
 }
 
@@ -145,7 +159,7 @@ func (n *Network) startSFlow(ctx context.Context, m *model, opts Options) error 
 	if err != nil {
 		return err
 	}
-	e, err := newSFlowExporter(m, opts.Now, opts.SFlowSampling, collector, opts.Logger.With("component", "sflow"))
+	e, err := newSFlowExporter(m, opts.Now, opts.SFlowSampling, collector, opts.Logger.With("part", "sflow"))
 	if err != nil {
 		return err
 	}
@@ -217,7 +231,10 @@ func (n *Network) Close() error {
 // ConfigYAML is a complete meetnoc configuration that polls this network: the
 // same as configs/lab.yml, with the agents' actual addresses.
 func (n *Network) ConfigYAML() []byte {
-	return configYAML(n.devices, n.sflow.String(), n.sampling, n.dnsAddr.String(), runNote)
+	return configYAML(labConfig{
+		devices: n.devices, sflow: n.sflow.String(), sampling: n.sampling,
+		dns: n.dnsAddr.String(), nat64Netns: n.NAT64Netns(), note: runNote,
+	})
 }
 
 // ServeRecording serves an snmpsim recording (.snmprec) at addr over SNMP v1/v2c

@@ -26,9 +26,7 @@ var update = flag.Bool("update", false, "rewrite configs/lab.yml from the lab's 
 // configs/lab.yml is what the lab generates for its default ports, and loads as
 // a valid meetnoc config.
 func TestLabConfigFile(t *testing.T) {
-	devices := plannedDevices(newModel(time.Now), "127.0.0.1", DefaultBasePort)
-	want := configYAML(devices, sflowListen("127.0.0.1", DefaultBasePort, len(devices)), DefaultSFlowSampling,
-		dnsListen("127.0.0.1", DefaultBasePort, len(devices)), fileNote)
+	want := configYAML(fileConfig())
 	path := filepath.Join("..", "..", "configs", "lab.yml")
 	if *update {
 		if err := os.WriteFile(path, want, 0o644); err != nil {

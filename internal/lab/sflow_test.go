@@ -42,9 +42,7 @@ func captureExporter(t *testing.T, clock *testClock, sampling uint32) (*sflowExp
 // labClassifier is the classifier of the lab's own config.
 func labClassifier(t *testing.T) (*traffic.Classifier, *config.Config) {
 	t.Helper()
-	devices := plannedDevices(newModel(time.Now), "127.0.0.1", DefaultBasePort)
-	cfg, err := config.LoadBytes(configYAML(devices, sflowListen("127.0.0.1", DefaultBasePort, len(devices)), DefaultSFlowSampling,
-		dnsListen("127.0.0.1", DefaultBasePort, len(devices)), fileNote), "lab.yml")
+	cfg, err := config.LoadBytes(configYAML(fileConfig()), "lab.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,7 @@ type TargetStatus struct {
 	Synthesized string // the destination inside the prefix, [addr]:port
 	Source      string // the IPv6 probe's source address, when bound
 	// Verdict is what the two TCP paths say together: ok, NAT64 broken, IPv4
-	// path broken, destination down, or not probed yet.
+	// path broken, destination down, cannot probe, or not probed yet.
 	Verdict string
 	NAT64   PathStatus
 	IPv4    PathStatus
