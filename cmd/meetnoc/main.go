@@ -124,8 +124,9 @@ func check(file string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d SSIDs, %d SNMP targets, %d profiles, %d traffic sources, %d DNS resolvers)\n",
-		file, len(cfg.SSIDs), len(cfg.SNMP.Targets), len(cfg.Profiles), len(cfg.Traffic.Sources), len(cfg.DNS.Resolvers))
+	fmt.Fprintf(stdout, "%s: ok (%d SSIDs, %d SNMP targets, %d profiles, %d traffic sources, %d DNS resolvers × %d checks, %d NAT64 targets, %d netlink interfaces)\n",
+		file, len(cfg.SSIDs), len(cfg.SNMP.Targets), len(cfg.Profiles), len(cfg.Traffic.Sources), len(cfg.DNS.Resolvers), len(cfg.DNS.Checks),
+		len(cfg.NAT64Probes.Targets), len(cfg.Netlink.Interfaces))
 	return 0
 }
 
