@@ -62,8 +62,7 @@ func labConfigWith(t *testing.T, ctx context.Context, opts lab.Options, extraTar
 	t.Cleanup(func() { network.Close() })
 
 	// The lab polls every 10 s; tests want to see several polls quickly.
-	cfgText := regexp.MustCompile(`(?m)^(\s+interval:) \d+s`).ReplaceAllString(string(network.ConfigYAML()), "$1 1s")
-	cfgText = regexp.MustCompile(`(?m)^(\s+timeout:) \d+s`).ReplaceAllString(cfgText, "$1 500ms")
+	cfgText := string(lab.Quicken(network.ConfigYAML(), time.Second, 500*time.Millisecond))
 	for _, extra := range extraTargets {
 		cfgText += "    - " + extra + "\n"
 	}

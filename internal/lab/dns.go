@@ -167,6 +167,7 @@ type dnsResolver struct {
 	data   *dnsData
 	nat64  netip.Prefix
 	forced atomic.Uint32 // a DNSFault; DNSScheduled follows the clock
+	faults *faultPlan
 	logger *slog.Logger
 }
 
@@ -174,6 +175,9 @@ type dnsResolver struct {
 func (r *dnsResolver) fault() DNSFault {
 	if f := DNSFault(r.forced.Load()); f != DNSScheduled {
 		return f
+	}
+	if !r.faults.scheduled() {
+		return DNSHealthy
 	}
 	return scheduledDNSFault(r.day.venueMillis(r.clock()))
 }
@@ -298,7 +302,7 @@ func negative(soa *dns.SOA) []dns.RR {
 // BasePort is 0.
 func (n *Network) startDNS(ctx context.Context, m *model, opts Options) error {
 	r := &dnsResolver{
-		ctx: ctx, clock: opts.Now, day: m.day, data: labDNSData, nat64: labNAT64,
+		ctx: ctx, clock: opts.Now, day: m.day, data: labDNSData, nat64: labNAT64, faults: m.faults,
 		logger: opts.Logger.With("part", "dns"),
 	}
 	port := 0

@@ -53,13 +53,14 @@ type model struct {
 	day     *Day
 	devices []*deviceModel // in the order of their ports: core1, core2, wlc1, access1…access4
 	wlc     *wlc
+	faults  *faultPlan
 }
 
 // newModel builds the network. The venue's UTC offset is the clock's at this moment.
 func newModel(clock func() time.Time) *model {
 	_, offset := clock().Zone()
 	day := NewDay(time.Duration(offset) * time.Second)
-	m := &model{day: day}
+	m := &model{day: day, faults: &faultPlan{}}
 
 	aps := buildAPs()
 	apDown, apUp := apFlows(day, aps)
@@ -329,7 +330,7 @@ func newWLCModel(m *model, clock func() time.Time, aps []accessPoint) *deviceMod
 		profiles: []string{"if_mib", "cisco_wlc"},
 		engineID: engineID(devNum),
 	}
-	w := newWLC(d.device, aps)
+	w := newWLC(d.device, aps, m.faults)
 	m.wlc = w
 	for n := uint32(1); n <= 2; n++ {
 		d.ports = append(d.ports, &ifPort{

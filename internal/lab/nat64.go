@@ -111,6 +111,7 @@ type nat64Box struct {
 	day    *Day
 	logger *slog.Logger
 	forced atomic.Uint32 // a NAT64Fault
+	faults *faultPlan
 	web    *http.Server
 
 	// ctl serializes reconcile (the supervisor's tick, SetNAT64Fault) and
@@ -157,7 +158,7 @@ func (n *Network) startNAT64(ctx context.Context, m *model, opts Options) (err e
 		return fmt.Errorf("lab: %w", err)
 	}
 	b := &nat64Box{
-		name: opts.NAT64Netns, clock: opts.Now, day: m.day,
+		name: opts.NAT64Netns, clock: opts.Now, day: m.day, faults: m.faults,
 		logger: opts.Logger.With("part", "nat64"),
 	}
 	b.ip, _ = lookPath("ip", "iproute2")
@@ -285,7 +286,7 @@ func (b *nat64Box) want() bool {
 	case NAT64Stopped:
 		return false
 	}
-	return !nat64Outage.active(b.day.venueMillis(b.clock()))
+	return !b.faults.scheduled() || !nat64Outage.active(b.day.venueMillis(b.clock()))
 }
 
 // supervise keeps TAYGA running when it should and stopped when it should

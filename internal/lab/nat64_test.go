@@ -25,7 +25,7 @@ import (
 // The schedule and the forced states decide whether TAYGA should run.
 func TestNAT64Want(t *testing.T) {
 	clock := newTestClock(at("13:27:59"))
-	b := &nat64Box{clock: clock.Now, day: newModel(clock.Now).day}
+	b := &nat64Box{clock: clock.Now, day: newModel(clock.Now).day, faults: &faultPlan{}}
 	for _, c := range []struct {
 		at    string
 		fault NAT64Fault

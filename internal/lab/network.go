@@ -41,6 +41,11 @@ type Options struct {
 	// target reaches. It needs root, iproute2 and TAYGA; Start fails without
 	// them. Empty: no NAT64, and no nat64_probes in ConfigYAML.
 	NAT64Netns string
+	// Calm turns the scheduled faults off: no AP outage every quarter hour, no
+	// rogue RAs, no DNS or NAT64 faults. The meeting day's rhythm stays, and
+	// SetAPDown, SetRogueRA, SetDNSFault, SetNAT64Fault and Faults still work:
+	// end-to-end tests start from a network that should fire no alert.
+	Calm bool
 }
 
 // Device is one simulated device as a poller sees it.
@@ -85,6 +90,9 @@ func Start(ctx context.Context, opts Options) (*Network, error) {
 		opts.Now = time.Now
 	}
 	m := newModel(opts.Now)
+	if opts.Calm {
+		m.calm()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	n := &Network{model: m, cancel: cancel}
 	for i, d := range m.devices {

@@ -131,6 +131,7 @@ type sflowExporter struct {
 	clock     func() time.Time
 	day       *Day
 	wlc       *wlc
+	faults    *faultPlan
 	sampling  uint32
 	collector netip.AddrPort
 	logger    *slog.Logger
@@ -171,7 +172,7 @@ type sflowSwitch struct {
 // newSFlowExporter builds the agents of m's access switches, sampling 1 in
 // sampling and sending to collector. Nothing is bound or sent yet.
 func newSFlowExporter(m *model, clock func() time.Time, sampling uint32, collector netip.AddrPort, logger *slog.Logger) (*sflowExporter, error) {
-	e := &sflowExporter{clock: clock, day: m.day, wlc: m.wlc, sampling: sampling, collector: collector, logger: logger}
+	e := &sflowExporter{clock: clock, day: m.day, wlc: m.wlc, faults: m.faults, sampling: sampling, collector: collector, logger: logger}
 	e.send = e.sendUDP
 	var ssids []packetgen.SSIDMix
 	for i, wl := range WLANs {
@@ -309,7 +310,7 @@ func (e *sflowExporter) tick(dt time.Duration) {
 	}
 	// Clients of each SSID on the whole network: RAs are flooded VLAN-wide.
 	total := apportion(st.total, shares)
-	rogue := rogueWindow.active(ms)
+	rogue := e.faults.scheduled() && rogueWindow.active(ms) || e.faults.rogue.Load()
 
 	for _, sw := range e.switches {
 		var clients int

@@ -158,6 +158,7 @@ func buildAPs() []accessPoint {
 // how many clients each radio and each WLAN has. It is immutable.
 type wlcState struct {
 	at      int64    // venue ms of the refresh
+	gen     uint64   // of the APs forced down (faultPlan)
 	up      []bool   // per AP
 	clients [][2]int // per AP, per radio slot
 	ssid    []int    // per WLAN, in WLANs order
@@ -170,16 +171,17 @@ func (s *wlcState) apClients(i int) int { return s.clients[i][0] + s.clients[i][
 // wlc is the wireless controller model: AireOS-like, the AP and radio tables list
 // only joined APs.
 type wlc struct {
-	dev   *device
-	aps   []accessPoint
-	byMAC map[[6]uint32]int
+	dev    *device
+	aps    []accessPoint
+	byMAC  map[[6]uint32]int
+	faults *faultPlan
 
 	mu    sync.Mutex
 	state *wlcState
 }
 
-func newWLC(dev *device, aps []accessPoint) *wlc {
-	w := &wlc{dev: dev, aps: aps, byMAC: make(map[[6]uint32]int, len(aps))}
+func newWLC(dev *device, aps []accessPoint, faults *faultPlan) *wlc {
+	w := &wlc{dev: dev, aps: aps, byMAC: make(map[[6]uint32]int, len(aps)), faults: faults}
 	for i, ap := range aps {
 		var k [6]uint32
 		for j, b := range ap.mac {
@@ -194,10 +196,12 @@ func newWLC(dev *device, aps []accessPoint) *wlc {
 func (w *wlc) stateAt(t time.Time) *wlcState {
 	ms := w.dev.day.venueMillis(t)
 	at := ms - ((ms%wlcRefresh)+wlcRefresh)%wlcRefresh
+	forced, gen := w.faults.forced()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.state == nil || w.state.at != at {
-		w.state = w.compute(at)
+	if w.state == nil || w.state.at != at || w.state.gen != gen {
+		w.state = w.compute(at, forced)
+		w.state.gen = gen
 	}
 	return w.state
 }
@@ -206,7 +210,7 @@ func (w *wlc) stateAt(t time.Time) *wlcState {
 // people are at that time of day, and over the WLANs by their shares. Both
 // distributions are of the same total, so per-AP, per-radio and per-WLAN counts
 // always add up to it.
-func (w *wlc) compute(at int64) *wlcState {
+func (w *wlc) compute(at int64, forcedDown map[string]bool) *wlcState {
 	day := w.dev.day
 	s := &wlcState{
 		at:      at,
@@ -218,7 +222,7 @@ func (w *wlc) compute(at int64) *wlcState {
 
 	base := make([]float64, len(w.aps))
 	for i, ap := range w.aps {
-		s.up[i] = !(i+1 == failingAP && apOutage.active(at))
+		s.up[i] = !(i+1 == failingAP && w.faults.scheduled() && apOutage.active(at)) && !forcedDown[ap.name]
 		k := apWeights[ap.kind]
 		base[i] = float64(session*k.session + (1000-session)*k.halls)
 	}
