@@ -63,7 +63,8 @@ type Prober struct {
 	mu        sync.Mutex
 	cfg       *config.Config
 	resolvers map[string]*resolver
-	probes    []*probe // in configuration order: resolvers, then checks
+	schedules []*schedule // one per resolver, in configuration order
+	probes    []*probe    // in configuration order: resolvers, then checks
 	runCtx    context.Context
 	wg        sync.WaitGroup
 
@@ -84,19 +85,45 @@ type resolver struct {
 	tcp  *transport // the TCP fallback for truncated UDP answers
 }
 
-// probe is one check against one resolver, run on its own schedule.
-type probe struct {
+// schedule runs one resolver's checks from one goroutine on one ticker: at each
+// tick it sends every check's query (pipelined on the resolver's socket), then
+// collects the answers, each check against its own timeout, recording each
+// verdict as soon as it is in.
+type schedule struct {
 	res      *resolver
-	chk      *check
 	interval time.Duration
 	timeout  time.Duration
-	ex       *exchange
-	msg      dns.Msg
-	cancel   context.CancelFunc
+
+	// Under Prober.mu.
+	probes []*probe // the resolver's checks, in configuration order
+	cancel context.CancelFunc
+
+	// Owned by the schedule's goroutine (or by a test calling fire).
+	batch  []*probe       // the probes of the current round
+	done   []*probe       // verdicts of one wake-up, to record under one lock
+	notify chan *exchange // answers and failures of the round's exchanges
+	timer  *time.Timer    // the earliest deadline of the round's open queries
+}
+
+// probe is one check against one resolver.
+type probe struct {
+	res *resolver
+	chk *check
+	ex  *exchange
+	msg dns.Msg
 
 	observer prometheus.Observer
 	counters map[string]prometheus.Counter
 	fallback prometheus.Counter
+
+	// Owned by the schedule's goroutine, for one round.
+	sent     time.Time
+	deadline time.Time
+	via      *transport // the transport the query waits on
+	retried  bool       // asked again on a stream connection closed while idle
+	open     bool       // no verdict yet
+	out      outcome
+	elapsed  time.Duration
 
 	// Under Prober.mu.
 	last    CheckStatus
@@ -150,16 +177,16 @@ func (p *Prober) Run(ctx context.Context) error {
 		return errors.New("dns: Run called twice")
 	}
 	p.runCtx = ctx
-	for _, pr := range p.probes {
-		p.start(pr)
+	for _, s := range p.schedules {
+		p.start(s)
 	}
 	p.mu.Unlock()
 
 	<-ctx.Done()
 
 	p.mu.Lock()
-	for _, pr := range p.probes {
-		p.stop(pr)
+	for _, s := range p.schedules {
+		p.stop(s)
 	}
 	for _, r := range p.resolvers {
 		r.close()
@@ -169,9 +196,10 @@ func (p *Prober) Run(ctx context.Context) error {
 	return nil
 }
 
-// Apply takes a reloaded configuration. Probes whose resolver and check are
-// unchanged keep running, with their sockets; the others are stopped, their
-// series removed, and the new ones started.
+// Apply takes a reloaded configuration. Resolvers that are unchanged keep their
+// sockets and, if the interval and timeout are unchanged too, their schedule;
+// checks that are unchanged keep their counts and status. The others are
+// stopped, their series removed, and the new ones started.
 func (p *Prober) Apply(cfg *config.Config) error {
 	checks := make([]*check, len(cfg.DNS.Checks))
 	for i, c := range cfg.DNS.Checks {
@@ -186,6 +214,13 @@ func (p *Prober) Apply(cfg *config.Config) error {
 
 	sameTiming := p.cfg != nil && p.cfg.DNS.Interval == cfg.DNS.Interval && p.cfg.DNS.Timeout == cfg.DNS.Timeout
 	resolvers := map[string]*resolver{}
+	closeNew := func() {
+		for _, nr := range resolvers {
+			if p.resolvers[nr.cfg.Name] != nr {
+				nr.close()
+			}
+		}
+	}
 	for _, rc := range cfg.DNS.Resolvers {
 		if old := p.resolvers[rc.Name]; old != nil && old.cfg == rc {
 			resolvers[rc.Name] = old
@@ -193,11 +228,7 @@ func (p *Prober) Apply(cfg *config.Config) error {
 		}
 		r, err := p.newResolver(rc)
 		if err != nil {
-			for _, nr := range resolvers {
-				if p.resolvers[nr.cfg.Name] != nr {
-					nr.close()
-				}
-			}
+			closeNew()
 			return err
 		}
 		resolvers[rc.Name] = r
@@ -208,32 +239,56 @@ func (p *Prober) Apply(cfg *config.Config) error {
 	for _, pr := range p.probes {
 		old[key{pr.res.cfg.Name, pr.chk.cfg.Name}] = pr
 	}
-	var probes []*probe
+	oldSchedules := map[*resolver]*schedule{}
+	for _, s := range p.schedules {
+		oldSchedules[s.res] = s
+	}
+	var (
+		probes    []*probe
+		schedules []*schedule
+		kept      = map[*schedule]bool{}
+		ownProbes = map[*schedule][]*probe{}
+	)
 	for _, rc := range cfg.DNS.Resolvers {
 		r := resolvers[rc.Name]
+		s := oldSchedules[r]
+		if s != nil && sameTiming {
+			kept[s] = true
+		} else {
+			s = &schedule{res: r, interval: cfg.DNS.Interval, timeout: cfg.DNS.Timeout}
+		}
+		schedules = append(schedules, s)
 		for _, ck := range checks {
 			if len(ck.cfg.Resolvers) > 0 && !contains(ck.cfg.Resolvers, rc.Name) {
 				continue
 			}
 			k := key{rc.Name, ck.cfg.Name}
-			if pr := old[k]; pr != nil && sameTiming && pr.res == r && reflect.DeepEqual(pr.chk.cfg, ck.cfg) {
+			if pr := old[k]; pr != nil && kept[s] && pr.res == r && reflect.DeepEqual(pr.chk.cfg, ck.cfg) {
 				probes = append(probes, pr)
+				ownProbes[s] = append(ownProbes[s], pr)
 				delete(old, k)
 				continue
 			}
-			pr, err := p.newProbe(r, ck, cfg.DNS.Interval, cfg.DNS.Timeout)
+			pr, err := p.newProbe(r, ck)
 			if err != nil {
+				closeNew()
 				return err
 			}
 			probes = append(probes, pr)
+			ownProbes[s] = append(ownProbes[s], pr)
 		}
 	}
 
 	for k, pr := range old {
-		p.stop(pr)
+		pr.stopped = true
 		p.duration.DeleteLabelValues(k.resolver, k.check)
 		for _, res := range results {
 			p.total.DeleteLabelValues(k.resolver, k.check, res)
+		}
+	}
+	for _, s := range p.schedules {
+		if !kept[s] {
+			p.stop(s)
 		}
 	}
 	for name, r := range p.resolvers {
@@ -245,16 +300,15 @@ func (p *Prober) Apply(cfg *config.Config) error {
 			}
 		}
 	}
-	p.cfg, p.resolvers = cfg, resolvers
-	kept := map[*probe]bool{}
-	for _, pr := range p.probes {
-		kept[pr] = true
+	// A kept schedule takes its new list of checks at its next tick.
+	for _, s := range schedules {
+		s.probes = ownProbes[s]
 	}
-	p.probes = probes
+	p.cfg, p.resolvers, p.schedules, p.probes = cfg, resolvers, schedules, probes
 	if p.runCtx != nil {
-		for _, pr := range probes {
-			if !kept[pr] || pr.stopped {
-				p.start(pr)
+		for _, s := range schedules {
+			if !kept[s] {
+				p.start(s)
 			}
 		}
 	}
@@ -324,14 +378,14 @@ func (r *resolver) close() {
 	}
 }
 
-func (p *Prober) newProbe(r *resolver, ck *check, interval, timeout time.Duration) (*probe, error) {
+func (p *Prober) newProbe(r *resolver, ck *check) (*probe, error) {
 	q, err := ck.packQuery()
 	if err != nil {
 		return nil, fmt.Errorf("check %s: %w", ck.cfg.Name, err)
 	}
 	pr := &probe{
-		res: r, chk: ck, interval: interval, timeout: timeout,
-		ex:       newExchange(q),
+		res: r, chk: ck,
+		ex:       &exchange{query: q},
 		observer: p.duration.WithLabelValues(r.cfg.Name, ck.cfg.Name),
 		counters: map[string]prometheus.Counter{},
 		fallback: p.fallbacks.WithLabelValues(r.cfg.Name),
@@ -340,35 +394,35 @@ func (p *Prober) newProbe(r *resolver, ck *check, interval, timeout time.Duratio
 	for _, res := range results {
 		pr.counters[res] = p.total.WithLabelValues(r.cfg.Name, ck.cfg.Name, res)
 	}
+	pr.ex.probe = pr
 	return pr, nil
 }
 
-// start runs a probe. The checks of one resolver fire together, at the same
-// phase of the wall clock (also after a reload), so that their queries leave in
-// one burst and the answers are taken in one wake-up: at a steady rate, waking
-// up costs more CPU than the DNS work (docs/benchmarks.md, "DNS probes").
-// Resolvers are spread over the interval: the k-th of n fires k/n of an
-// interval after the others. Called with p.mu held.
-func (p *Prober) start(pr *probe) {
+// start runs a schedule. A resolver's checks fire together, at the same phase
+// of the wall clock, from one goroutine: their queries leave in one burst and
+// the answers are taken in as few wake-ups as they arrive in. At a steady rate,
+// waking up costs more CPU than the DNS work (docs/benchmarks.md, "DNS
+// probes"). Resolvers are spread over the interval: the k-th of n fires k/n of
+// an interval after the first. Called with p.mu held.
+func (p *Prober) start(s *schedule) {
 	ctx, cancel := context.WithCancel(p.runCtx)
-	pr.cancel = cancel
-	pr.stopped = false
+	s.cancel = cancel
 	var phase time.Duration
 	if n := len(p.cfg.DNS.Resolvers); n > 0 {
-		k := slices.IndexFunc(p.cfg.DNS.Resolvers, func(r config.Resolver) bool { return r.Name == pr.res.cfg.Name })
-		phase = pr.interval * time.Duration(max(k, 0)) / time.Duration(n)
+		k := slices.IndexFunc(p.cfg.DNS.Resolvers, func(r config.Resolver) bool { return r.Name == s.res.cfg.Name })
+		phase = s.interval * time.Duration(max(k, 0)) / time.Duration(n)
 	}
-	first := firstFire(p.opts.Now(), pr.interval, phase)
+	first := firstFire(p.opts.Now(), s.interval, phase)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.loop(ctx, pr, first)
+		p.loop(ctx, s, first)
 	}()
 }
 
 // firstFire is how long from now until the wall clock is at phase within an
-// interval (counted from the Unix epoch), so that probes started at different
-// times share their firing times.
+// interval (counted from the Unix epoch), so that schedules started at
+// different times share their firing times.
 func firstFire(now time.Time, interval, phase time.Duration) time.Duration {
 	if interval <= 0 {
 		return 0
@@ -377,15 +431,17 @@ func firstFire(now time.Time, interval, phase time.Duration) time.Duration {
 	return ((phase-at)%interval + interval) % interval
 }
 
-// stop ends a probe's loop; called with p.mu held.
-func (p *Prober) stop(pr *probe) {
-	pr.stopped = true
-	if pr.cancel != nil {
-		pr.cancel()
+// stop ends a schedule's loop and its probes; called with p.mu held.
+func (p *Prober) stop(s *schedule) {
+	for _, pr := range s.probes {
+		pr.stopped = true
+	}
+	if s.cancel != nil {
+		s.cancel()
 	}
 }
 
-func (p *Prober) loop(ctx context.Context, pr *probe, first time.Duration) {
+func (p *Prober) loop(ctx context.Context, s *schedule, first time.Duration) {
 	timer := time.NewTimer(first)
 	defer timer.Stop()
 	select {
@@ -393,12 +449,12 @@ func (p *Prober) loop(ctx context.Context, pr *probe, first time.Duration) {
 		return
 	case <-timer.C:
 	}
-	// A ticker keeps the phase: a probe that takes long does not push the
+	// A ticker keeps the phase: a round that takes long does not push the
 	// next one later (a tick it overran is dropped).
-	ticker := time.NewTicker(pr.interval)
+	ticker := time.NewTicker(s.interval)
 	defer ticker.Stop()
 	for {
-		p.probeOnce(ctx, pr)
+		p.fire(ctx, s)
 		select {
 		case <-ctx.Done():
 			return
@@ -407,64 +463,169 @@ func (p *Prober) loop(ctx context.Context, pr *probe, first time.Duration) {
 	}
 }
 
-// probeOnce sends the check's query, judges the answer and records the result.
-func (p *Prober) probeOnce(ctx context.Context, pr *probe) {
+// fire runs one round of a schedule: it sends the query of every check of the
+// resolver, then takes the answers as they come, judging each and recording
+// its verdict at once, until every check has its verdict or its timeout.
+func (p *Prober) fire(ctx context.Context, s *schedule) {
 	p.mu.Lock()
+	s.batch = append(s.batch[:0], s.probes...)
 	nat64 := p.cfg.NAT64Prefixes
 	p.mu.Unlock()
-
-	start := time.Now()
-	out := pr.exchange(ctx, nat64)
-	elapsed := time.Since(start)
-	if ctx.Err() != nil {
-		// Stopped (shutdown or reload), not failed.
+	if len(s.batch) == 0 {
 		return
 	}
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pr.stopped {
-		return
+	if cap(s.notify) < len(s.batch) {
+		// Room for every exchange of the round: the reader never waits on it.
+		s.notify = make(chan *exchange, len(s.batch))
 	}
-	pr.observer.Observe(elapsed.Seconds())
-	pr.counters[out.result].Inc()
-	prev := pr.last.Result
-	pr.last.Result, pr.last.Detail = out.result, out.detail
-	pr.last.Duration, pr.last.Time = elapsed, p.opts.Now()
-	pr.last.DNS64Prefix = out.prefix
-	if out.result != ResultOK && prev != out.result {
-		p.logger.Warn("DNS probe failed", "resolver", pr.res.cfg.Name, "check", pr.chk.cfg.Name,
-			"result", out.result, "detail", out.detail)
-	} else if out.result == ResultOK && prev != "" && prev != ResultOK {
-		p.logger.Info("DNS probe recovered", "resolver", pr.res.cfg.Name, "check", pr.chk.cfg.Name)
+	s.done = s.done[:0]
+
+	open := 0
+	for _, pr := range s.batch {
+		pr.sent = time.Now()
+		pr.deadline = pr.sent.Add(s.timeout)
+		pr.via, pr.retried, pr.open = pr.res.main, false, true
+		if err := pr.via.send(ctx, pr.ex, pr.deadline, s.notify); err != nil {
+			s.finish(pr, pr.failure(err, s.timeout))
+			continue
+		}
+		open++
+	}
+	p.record(s)
+
+	for open > 0 {
+		next := time.Time{}
+		for _, pr := range s.batch {
+			if pr.open && (next.IsZero() || pr.deadline.Before(next)) {
+				next = pr.deadline
+			}
+		}
+		if s.timer == nil {
+			s.timer = time.NewTimer(time.Until(next))
+		} else {
+			s.timer.Reset(time.Until(next))
+		}
+		select {
+		case ex := <-s.notify:
+			open -= s.handle(ctx, ex, nat64)
+			// Whatever else came in meanwhile, in the same wake-up.
+			for more := true; more; {
+				select {
+				case ex := <-s.notify:
+					open -= s.handle(ctx, ex, nat64)
+				default:
+					more = false
+				}
+			}
+		case now := <-s.timer.C:
+			for _, pr := range s.batch {
+				if pr.open && !now.Before(pr.deadline) {
+					pr.via.forget(pr.ex)
+					s.finish(pr, pr.failure(context.DeadlineExceeded, s.timeout))
+					open--
+				}
+			}
+		case <-ctx.Done():
+			// Stopped (shutdown or reload), not failed: no verdicts.
+			for _, pr := range s.batch {
+				if pr.open {
+					pr.via.forget(pr.ex)
+					pr.open = false
+				}
+			}
+			open = 0
+		}
+		s.timer.Stop()
+		p.record(s)
+	}
+	// Answers that came in after their query's timeout was taken.
+	for {
+		select {
+		case <-s.notify:
+		default:
+			return
+		}
 	}
 }
 
-// exchange runs one query, with the TCP retry of a truncated UDP answer, and
-// judges the answer.
-func (pr *probe) exchange(ctx context.Context, nat64 []netip.Prefix) outcome {
-	ctx, cancel := context.WithTimeout(ctx, pr.timeout)
-	defer cancel()
-	err := pr.res.main.exchange(ctx, pr.ex)
-	if err == nil && pr.res.tcp != nil && len(pr.ex.answer) > 2 && pr.ex.answer[2]&0x02 != 0 {
+// handle takes one exchange handed over by a transport: an answer to judge, a
+// truncated answer to ask again over TCP, or a failure. It returns 1 if the
+// probe has its verdict, 0 if it waits on.
+func (s *schedule) handle(ctx context.Context, ex *exchange, nat64 []netip.Prefix) int {
+	pr := ex.probe
+	if !pr.open {
+		return 0 // its timeout was taken first
+	}
+	err := ex.err
+	if err == nil && pr.via == pr.res.main && pr.res.tcp != nil && len(ex.answer) > 2 && ex.answer[2]&0x02 != 0 {
 		// TC: the answer did not fit the UDP buffer (RFC 7766 §5).
 		pr.fallback.Inc()
-		err = pr.res.tcp.exchange(ctx, pr.ex)
+		pr.via, pr.retried = pr.res.tcp, false
+		if err = pr.via.send(ctx, ex, pr.deadline, s.notify); err == nil {
+			return 0
+		}
+	} else if errors.Is(err, errConnClosed) && !ex.fresh && !pr.retried && time.Now().Before(pr.deadline) {
+		// A stream connection the server closed while idle: dial again, once.
+		pr.retried = true
+		if err = pr.via.send(ctx, ex, pr.deadline, s.notify); err == nil {
+			return 0
+		}
 	}
 	if err != nil {
-		return pr.failure(err)
+		s.finish(pr, pr.failure(err, s.timeout))
+		return 1
 	}
-	return handleAnswer(pr.chk, pr.ex.query, pr.ex.answer, &pr.msg, nat64)
+	s.finish(pr, handleAnswer(pr.chk, ex.query, ex.answer, &pr.msg, nat64))
+	return 1
+}
+
+// finish sets a probe's verdict, to be recorded with the others of the same
+// wake-up.
+func (s *schedule) finish(pr *probe, out outcome) {
+	pr.open = false
+	pr.out = out
+	pr.elapsed = time.Since(pr.sent)
+	s.done = append(s.done, pr)
+}
+
+// record puts the verdicts of one wake-up into the metrics and the status.
+func (p *Prober) record(s *schedule) {
+	if len(s.done) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.opts.Now()
+	for _, pr := range s.done {
+		if pr.stopped {
+			continue
+		}
+		out := pr.out
+		pr.observer.Observe(pr.elapsed.Seconds())
+		pr.counters[out.result].Inc()
+		prev := pr.last.Result
+		pr.last.Result, pr.last.Detail = out.result, out.detail
+		pr.last.Duration, pr.last.Time = pr.elapsed, now
+		pr.last.DNS64Prefix = out.prefix
+		if out.result != ResultOK && prev != out.result {
+			p.logger.Warn("DNS probe failed", "resolver", pr.res.cfg.Name, "check", pr.chk.cfg.Name,
+				"result", out.result, "detail", out.detail)
+		} else if out.result == ResultOK && prev != "" && prev != ResultOK {
+			p.logger.Info("DNS probe recovered", "resolver", pr.res.cfg.Name, "check", pr.chk.cfg.Name)
+		}
+	}
+	clear(s.done)
+	s.done = s.done[:0]
 }
 
 // failure classifies a query that got no answer.
-func (pr *probe) failure(err error) outcome {
+func (pr *probe) failure(err error, timeout time.Duration) outcome {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		if pr.ex.mismatched > 0 {
 			return outcome{result: ResultNetwork, detail: fmt.Sprintf("no matching answer within %s; %d mismatched answer(s) dropped, last: %s",
-				pr.timeout, pr.ex.mismatched, pr.ex.lastMismatch)}
+				timeout, pr.ex.mismatched, pr.ex.lastMismatch)}
 		}
-		return outcome{result: ResultTimeout, detail: fmt.Sprintf("no answer within %s", pr.timeout)}
+		return outcome{result: ResultTimeout, detail: fmt.Sprintf("no answer within %s", timeout)}
 	}
 	var be *bindError
 	if errors.As(err, &be) {

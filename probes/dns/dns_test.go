@@ -8,11 +8,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -64,13 +66,13 @@ func newProber(t *testing.T, cfg *config.Config, opts Options) *Prober {
 	return p
 }
 
-// probeAll runs every probe once, all at once (as the scheduler may), and
-// returns their status by "resolver/check".
+// probeAll runs one round of every resolver's schedule, all at once (as the
+// schedules may run), and returns their status by "resolver/check".
 func probeAll(t *testing.T, p *Prober) map[string]CheckStatus {
 	t.Helper()
 	var wg sync.WaitGroup
-	for _, pr := range p.probes {
-		wg.Go(func() { p.probeOnce(context.Background(), pr) })
+	for _, s := range p.schedules {
+		wg.Go(func() { p.fire(context.Background(), s) })
 	}
 	wg.Wait()
 	out := map[string]CheckStatus{}
@@ -568,6 +570,104 @@ func TestRunSchedulesAndApply(t *testing.T) {
 	}
 }
 
+// TestOneGoroutinePerResolver: a resolver's checks run from one goroutine on
+// one ticker, not one goroutine per check.
+func TestOneGoroutinePerResolver(t *testing.T) {
+	u := testenv.StartUnbound(t, testenv.UnboundOptions{})
+	const nResolvers, nChecks = 3, 20
+	var resolvers []config.Resolver
+	for i := range nResolvers {
+		resolvers = append(resolvers, config.Resolver{Name: fmt.Sprintf("r%d", i), Address: u.Addr()})
+	}
+	var checks []config.DNSCheck
+	for i := range nChecks {
+		checks = append(checks, config.DNSCheck{Name: fmt.Sprintf("c%d", i), Query: testenv.UnboundV4Only, Type: "AAAA", DNS64: true})
+	}
+	cfg := newConfig(resolvers, checks)
+	cfg.DNS.Interval = 100 * time.Millisecond
+	p := newProber(t, cfg, Options{})
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	waitFor(t, func() bool {
+		for _, s := range p.Status() {
+			if s.Result != ResultOK {
+				return false
+			}
+		}
+		return true
+	})
+	// Per resolver: its schedule and its socket's reader; and Run itself.
+	if n := runtime.NumGoroutine() - before; n > 2*nResolvers+1 {
+		t.Errorf("%d goroutines for %d resolvers × %d checks, want at most %d", n, nResolvers, nChecks, 2*nResolvers+1)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSlowCheckHoldsBackNoOther: the checks of one resolver go out together,
+// but each gets its verdict as soon as its answer is in (or its own timeout
+// passes), not when the slowest of the round is done.
+func TestSlowCheckHoldsBackNoOther(t *testing.T) {
+	addr := fakeServer(t, func(q *dns.Msg, raw []byte) [][]byte {
+		switch q.Question[0].Name {
+		case "slow.test.":
+			return nil // never answered
+		case "servfail.test.":
+			m := answerFor(q)
+			m.Rcode = dns.RcodeServerFailure
+			return [][]byte{pack(m)}
+		}
+		return [][]byte{pack(answerFor(q, q.Question[0].Name+" 60 IN A 192.0.2.10"))}
+	})
+	cfg := newConfig([]config.Resolver{{Name: "r", Address: addr}}, []config.DNSCheck{
+		{Name: "slow", Query: "slow.test", Type: "A"},
+		{Name: "fast", Query: "fast.test", Type: "A"},
+		{Name: "servfail", Query: "servfail.test", Type: "A"},
+		{Name: "fast2", Query: "fast2.test", Type: "A"},
+	})
+	cfg.DNS.Timeout = 600 * time.Millisecond
+	p := newProber(t, cfg, Options{})
+	fired := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(fired)
+		p.fire(context.Background(), p.schedules[0])
+	}()
+	waitFor(t, func() bool {
+		st := map[string]string{}
+		for _, s := range p.Status() {
+			st[s.Check] = s.Result
+		}
+		return st["fast"] == ResultOK && st["fast2"] == ResultOK && st["servfail"] == ResultRcode
+	})
+	if waited := time.Since(start); waited > 400*time.Millisecond {
+		t.Errorf("the fast checks' verdicts took %v, held back by the slow check", waited)
+	}
+	select {
+	case <-fired:
+		t.Fatal("the round ended before the slow check's timeout")
+	default:
+	}
+	<-fired
+	st := map[string]CheckStatus{}
+	for _, s := range p.Status() {
+		st["r/"+s.Check] = s
+	}
+	expect(t, st, "r/slow", ResultTimeout, "no answer within 600ms")
+	expect(t, st, "r/fast", ResultOK, "")
+	expect(t, st, "r/servfail", ResultRcode, "rcode SERVFAIL")
+	if d := st["r/slow"].Duration; d < 600*time.Millisecond || d > 900*time.Millisecond {
+		t.Errorf("slow check's duration %v, want its 600ms timeout", d)
+	}
+	if d := st["r/fast"].Duration; d > 300*time.Millisecond {
+		t.Errorf("fast check's duration %v", d)
+	}
+}
+
 // currentConn is a resolver's open socket, read under the locks a running
 // Prober uses.
 func currentConn(p *Prober, resolver string) net.Conn {
@@ -678,9 +778,9 @@ func TestSourceAddressAndInterface(t *testing.T) {
 	}
 }
 
-// BenchmarkProbe is one DNS64 check against unbound per iteration, over each
-// transport: the daemon's cost per probe (unbound's share runs in its own
-// process).
+// BenchmarkProbe is one round of a resolver's schedule with one DNS64 check
+// against unbound per iteration, over each transport: the daemon's cost per
+// probe (unbound's share runs in its own process).
 func BenchmarkProbe(b *testing.B) {
 	u := testenv.StartUnbound(b, testenv.UnboundOptions{})
 	for _, transport := range []string{"udp", "tcp"} {
@@ -692,11 +792,11 @@ func BenchmarkProbe(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer p.resolvers["r"].close()
-			pr := p.probes[0]
+			s, pr := p.schedules[0], p.probes[0]
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				p.probeOnce(ctx, pr)
+				p.fire(ctx, s)
 			}
 			if pr.last.Result != ResultOK {
 				b.Fatalf("last probe: %s %s", pr.last.Result, pr.last.Detail)

@@ -21,20 +21,22 @@ var errConnClosed = errors.New("connection closed before the answer")
 // exchange is one query in flight and, once answered, its answer. A probe owns
 // one and reuses it (and its buffers) for every query it sends.
 type exchange struct {
-	query  []byte     // the packed query; its first two bytes are the ID
-	frame  []byte     // query with a 2-byte length prefix, for TCP and TLS
-	answer []byte     // the matching answer, set by the reader
-	done   chan error // one result per send: nil (answer is set) or a network error
-	conn   net.Conn   // the connection the query went out on
+	query  []byte   // the packed query; its first two bytes are the ID
+	frame  []byte   // query with a 2-byte length prefix, for TCP and TLS
+	conn   net.Conn // the connection the query went out on
+	fresh  bool     // conn was dialed for this query
+	probe  *probe   // the probe that owns the exchange
+	notify chan<- *exchange
+
+	// Set under transport.mu by the reader before the exchange is handed to
+	// notify: the matching answer, or the network error that ended the query.
+	answer []byte
+	err    error
 
 	// Answers with the query's ID that did not match its question, counted
 	// under transport.mu; the last one's reason goes into a failure's detail.
 	mismatched   int
 	lastMismatch string
-}
-
-func newExchange(query []byte) *exchange {
-	return &exchange{query: query, done: make(chan error, 1)}
 }
 
 // transport is one resolver's reused socket: a connected UDP socket, or a TCP
@@ -70,9 +72,9 @@ func newTransport(network, addr string, dialer *net.Dialer, tlsConfig *tls.Confi
 
 func (t *transport) stream() bool { return t.network != "udp" }
 
-// connect returns the open connection, or dials one. fresh says it was dialed
-// by this call.
-func (t *transport) connect(ctx context.Context) (conn net.Conn, fresh bool, err error) {
+// connect returns the open connection, or dials one by deadline. fresh says
+// it was dialed by this call.
+func (t *transport) connect(ctx context.Context, deadline time.Time) (conn net.Conn, fresh bool, err error) {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -84,9 +86,12 @@ func (t *transport) connect(ctx context.Context) (conn net.Conn, fresh bool, err
 		return c, false, nil
 	}
 	t.mu.Unlock()
-	// Dial outside the lock; if two probes dial at once, the loser's
+	// Dial outside the lock; if two dial at once (the old and the new
+	// schedule of a resolver, for a moment after a reload), the loser's
 	// connection is closed and it uses the winner's.
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	c, err := t.dial(ctx)
+	cancel()
 	if err != nil {
 		return nil, false, err
 	}
@@ -105,30 +110,16 @@ func (t *transport) connect(ctx context.Context) (conn net.Conn, fresh bool, err
 	return c, true, nil
 }
 
-// exchange sends ex.query and waits for its answer until ctx ends. A stream
-// connection that the server closed while idle is dialed again once.
-func (t *transport) exchange(ctx context.Context, ex *exchange) error {
-	for attempt := 0; ; attempt++ {
-		fresh, err := t.send(ctx, ex)
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, errConnClosed) && !fresh && attempt == 0 && ctx.Err() == nil {
-			continue
-		}
-		return err
-	}
-}
-
-func (t *transport) send(ctx context.Context, ex *exchange) (fresh bool, err error) {
-	conn, fresh, err := t.connect(ctx)
+// send writes ex.query and returns without waiting: the answer, or the error
+// that ends the query, is handed to notify by the reader, with ex.answer or
+// ex.err set. An error returned by send ends the query (if the connection
+// failed at that very moment, the exchange may be handed over too, once; the
+// owner has its verdict by then and ignores it). notify must have room for
+// every exchange its owner has in flight, as the reader never blocks on it.
+func (t *transport) send(ctx context.Context, ex *exchange, deadline time.Time, notify chan<- *exchange) error {
+	conn, fresh, err := t.connect(ctx, deadline)
 	if err != nil {
-		return false, err
-	}
-	// Drain a result left by an earlier send whose waiter gave up.
-	select {
-	case <-ex.done:
-	default:
+		return err
 	}
 	t.mu.Lock()
 	id := uint16(rand.N(1 << 16))
@@ -136,17 +127,11 @@ func (t *transport) send(ctx context.Context, ex *exchange) (fresh bool, err err
 		id++
 	}
 	binary.BigEndian.PutUint16(ex.query, id)
-	ex.conn = conn
+	ex.conn, ex.fresh, ex.notify = conn, fresh, notify
+	ex.answer, ex.err = ex.answer[:0], nil
 	ex.mismatched, ex.lastMismatch = 0, ""
 	t.pending[id] = ex
 	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		if t.pending[id] == ex {
-			delete(t.pending, id)
-		}
-		t.mu.Unlock()
-	}()
 
 	out := ex.query
 	if t.stream() {
@@ -154,24 +139,29 @@ func (t *transport) send(ctx context.Context, ex *exchange) (fresh bool, err err
 		ex.frame = append(ex.frame, ex.query...)
 		out = ex.frame
 	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Time{}
-	}
 	t.writeMu.Lock()
 	_ = conn.SetWriteDeadline(deadline)
 	_, err = conn.Write(out)
 	t.writeMu.Unlock()
 	if err != nil {
+		// Taken out first, so that failing the connection's other queries
+		// does not hand this one over as well.
+		t.forget(ex)
 		t.drop(conn, err)
-		return fresh, err
+		return err
 	}
-	select {
-	case err := <-ex.done:
-		return fresh, err
-	case <-ctx.Done():
-		return fresh, ctx.Err()
+	return nil
+}
+
+// forget takes ex out of the queries in flight (it timed out, or its owner
+// stopped). Once it returns, nothing more of ex is handed over.
+func (t *transport) forget(ex *exchange) {
+	id := binary.BigEndian.Uint16(ex.query)
+	t.mu.Lock()
+	if t.pending[id] == ex {
+		delete(t.pending, id)
 	}
+	t.mu.Unlock()
 }
 
 // read hands every answer on conn to its query until conn fails.
@@ -224,13 +214,22 @@ func (t *transport) deliver(b []byte) {
 	}
 	delete(t.pending, binary.BigEndian.Uint16(b))
 	ex.answer = append(ex.answer[:0], b...)
-	// Sent under the lock, so that once the waiter has removed its query
-	// (under the lock too) no late result can land in a later send.
+	ex.err = nil
+	// Handed over under the lock, so that once the owner has forgotten the
+	// query (under the lock too) no late result can land in a later send.
+	handOver(ex)
+	t.mu.Unlock()
+}
+
+// handOver gives a finished exchange to its owner; called with transport.mu
+// held. The owner's channel has room for all its exchanges in flight, each
+// handed over at most once per send, so this never drops one in practice; it
+// never blocks the reader either way.
+func handOver(ex *exchange) {
 	select {
-	case ex.done <- nil:
+	case ex.notify <- ex:
 	default:
 	}
-	t.mu.Unlock()
 }
 
 // fail ends every query waiting on conn with err.
@@ -240,10 +239,8 @@ func (t *transport) fail(conn net.Conn, err error) {
 	for id, ex := range t.pending {
 		if ex.conn == conn {
 			delete(t.pending, id)
-			select {
-			case ex.done <- err:
-			default:
-			}
+			ex.err = err
+			handOver(ex)
 		}
 	}
 }
