@@ -63,27 +63,92 @@ func StartPrometheus(t testing.TB, config string) *Prometheus {
 // Query runs an instant PromQL query whose result is a single number; ok is false
 // for an error, an empty result or more than one series.
 func (p *Prometheus) Query(q string) (value float64, ok bool, err error) {
-	resp, err := http.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(q))
-	if err != nil {
+	series, err := p.Series(q)
+	if err != nil || len(series) != 1 {
 		return 0, false, err
+	}
+	return series[0].Value, true, nil
+}
+
+// Alert is one entry of Prometheus's /api/v1/alerts.
+type Alert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"` // pending or firing
+	ActiveAt    time.Time         `json:"activeAt"`
+}
+
+// Name is the alert's alertname.
+func (a Alert) Name() string { return a.Labels["alertname"] }
+
+// Alerts returns the alerts that are pending or firing now.
+func (p *Prometheus) Alerts() ([]Alert, error) {
+	var data struct{ Alerts []Alert }
+	if err := p.api("/api/v1/alerts", &data); err != nil {
+		return nil, err
+	}
+	return data.Alerts, nil
+}
+
+// Series runs an instant query and returns its result's series: labels and
+// value. A query that is not an instant vector is an error.
+func (p *Prometheus) Series(q string) ([]Sample, error) {
+	var data struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	if err := p.api("/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
+		return nil, fmt.Errorf("query %q: %w", q, err)
+	}
+	if data.ResultType != "vector" {
+		return nil, fmt.Errorf("query %q: a %s, not a vector", q, data.ResultType)
+	}
+	out := make([]Sample, 0, len(data.Result))
+	for _, r := range data.Result {
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("query %q: value %q: %w", q, s, err)
+		}
+		out = append(out, Sample{Labels: r.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// Sample is one series of an instant query's result.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// LabelValues returns the values of a label over the series matching match
+// (a series selector), as Grafana's label_values(match, label) does.
+func (p *Prometheus) LabelValues(match, label string) ([]string, error) {
+	var values []string
+	err := p.api("/api/v1/label/"+url.PathEscape(label)+"/values?match[]="+url.QueryEscape(match), &values)
+	return values, err
+}
+
+// api GETs a Prometheus HTTP API path and decodes its data into data.
+func (p *Prometheus) api(path string, data any) error {
+	resp, err := http.Get(p.URL + path)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	var body struct {
-		Status, Error string
-		Data          struct {
-			Result []struct{ Value [2]any }
-		}
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return 0, false, err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if body.Status != "success" {
-		return 0, false, fmt.Errorf("query %q: %s", q, body.Error)
+		return fmt.Errorf("%s", body.Error)
 	}
-	if len(body.Data.Result) != 1 {
-		return 0, false, nil
-	}
-	s, _ := body.Data.Result[0].Value[1].(string)
-	v, err := strconv.ParseFloat(s, 64)
-	return v, err == nil, err
+	return json.Unmarshal(body.Data, data)
 }

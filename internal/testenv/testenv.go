@@ -19,15 +19,19 @@ import (
 
 // aptPackages maps a binary to the Debian package that ships it.
 var aptPackages = map[string]string{
-	"snmpd":      "snmpd",
-	"snmpsimd":   "snmpsim",
-	"promtool":   "prometheus",
-	"snmpget":    "snmp",
-	"snmpwalk":   "snmp",
-	"tshark":     "tshark",
-	"unbound":    "unbound",
-	"prometheus": "prometheus",
-	"chromium":   "chromium",
+	"snmpd":           "snmpd",
+	"snmpsimd":        "snmpsim",
+	"promtool":        "prometheus",
+	"snmpget":         "snmp",
+	"snmpwalk":        "snmp",
+	"tshark":          "tshark",
+	"unbound":         "unbound",
+	"prometheus":      "prometheus",
+	"chromium":        "chromium",
+	"amtool":          "prometheus-alertmanager",
+	"tayga":           "tayga",
+	"ip":              "iproute2",
+	"systemd-analyze": "systemd",
 }
 
 // InCI reports whether the tests run in CI (CI=true), where a missing component is
