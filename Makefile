@@ -28,7 +28,7 @@ FUZZ_TARGETS := ./collectors/traffic:FuzzClassify ./collectors/traffic:FuzzSFlow
                 ./collectors/traffic:FuzzDHCPv4 ./collectors/traffic:FuzzRA \
                 ./probes/dns:FuzzAnswer
 
-.PHONY: all build run test test-deps check-format vet fuzz bench clean
+.PHONY: all build run test test-deps check-format vet fuzz bench clean deb
 
 all: build
 
@@ -69,5 +69,10 @@ bench: build test-deps
 	./bench/traffic/run.sh
 	./bench/dns/run.sh
 
+# The Debian package (nfpm v2.43.0 from the module proxy, pinned in
+# scripts/build-deb.sh) into dist/.
+deb:
+	./scripts/build-deb.sh dist
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

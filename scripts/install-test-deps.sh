@@ -13,6 +13,7 @@ declare -A need=(
   [snmpsimd]=snmpsim
   [promtool]=prometheus
   [prometheus]=prometheus
+  [amtool]=prometheus-alertmanager
   [prometheus-snmp-exporter]=prometheus-snmp-exporter
   [chromium]=chromium
   [tshark]=tshark
@@ -21,6 +22,10 @@ declare -A need=(
   [tayga]=tayga
   [unbound]=unbound
   [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
+  [systemd-analyze]=systemd
+  [pgrep]=procps
+  [dpkg-deb]=dpkg
+  [git]=git
 )
 
 missing=()

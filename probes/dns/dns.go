@@ -75,6 +75,7 @@ type Prober struct {
 
 	successDesc *prometheus.Desc
 	prefixDesc  *prometheus.Desc
+	expectDesc  *prometheus.Desc
 	infoDesc    *prometheus.Desc
 }
 
@@ -160,6 +161,8 @@ func New(cfg *config.Config, logger *slog.Logger, opts Options) (*Prober, error)
 			"Whether the last DNS probe of a check against a resolver succeeded.", []string{"resolver", "check"}, nil),
 		prefixDesc: prometheus.NewDesc("meetnoc_dns64_prefix_info",
 			"The DNS64 prefix a resolver synthesizes with, discovered from ipv4only.arpa (RFC 7050).", []string{"resolver", "prefix"}, nil),
+		expectDesc: prometheus.NewDesc("meetnoc_dns64_prefix_expected",
+			"Whether the DNS64 prefix a resolver synthesizes with is one of nat64_prefixes (1) or not (0): the wrong-prefix alert's exact signal.", []string{"resolver", "prefix"}, nil),
 		infoDesc: prometheus.NewDesc("meetnoc_dns_resolver_info",
 			"A probed resolver: its address, transport and the SSID whose path it is probed through.", []string{"resolver", "address", "transport", "ssid"}, nil),
 	}
@@ -659,6 +662,7 @@ func (p *Prober) Status() []CheckStatus {
 func (p *Prober) Describe(ch chan<- *prometheus.Desc) {
 	ch <- p.successDesc
 	ch <- p.prefixDesc
+	ch <- p.expectDesc
 	ch <- p.infoDesc
 	p.duration.Describe(ch)
 	p.total.Describe(ch)
@@ -685,6 +689,13 @@ func (p *Prober) Collect(ch chan<- prometheus.Metric) {
 			if !seen[k] {
 				seen[k] = true
 				ch <- prometheus.MustNewConstMetric(p.prefixDesc, prometheus.GaugeValue, 1, k[0], k[1])
+				expected := 0.0
+				for _, np := range p.cfg.NAT64Prefixes {
+					if np == s.DNS64Prefix {
+						expected = 1
+					}
+				}
+				ch <- prometheus.MustNewConstMetric(p.expectDesc, prometheus.GaugeValue, expected, k[0], k[1])
 			}
 		}
 	}

@@ -161,12 +161,16 @@ func TestUnboundGood(t *testing.T) {
 # TYPE meetnoc_dns64_prefix_info gauge
 meetnoc_dns64_prefix_info{prefix="64:ff9b::/96",resolver="tcp"} 1
 meetnoc_dns64_prefix_info{prefix="64:ff9b::/96",resolver="udp"} 1
+# HELP meetnoc_dns64_prefix_expected Whether the DNS64 prefix a resolver synthesizes with is one of nat64_prefixes (1) or not (0): the wrong-prefix alert's exact signal.
+# TYPE meetnoc_dns64_prefix_expected gauge
+meetnoc_dns64_prefix_expected{prefix="64:ff9b::/96",resolver="tcp"} 1
+meetnoc_dns64_prefix_expected{prefix="64:ff9b::/96",resolver="udp"} 1
 # HELP meetnoc_dns_resolver_info A probed resolver: its address, transport and the SSID whose path it is probed through.
 # TYPE meetnoc_dns_resolver_info gauge
 meetnoc_dns_resolver_info{address="` + u.Addr() + `",resolver="tcp",ssid="ietf",transport="tcp"} 1
 meetnoc_dns_resolver_info{address="` + u.Addr() + `",resolver="udp",ssid="ietf",transport="udp"} 1
 `
-	if err := testutil.CollectAndCompare(p, strings.NewReader(want), "meetnoc_dns64_prefix_info", "meetnoc_dns_resolver_info"); err != nil {
+	if err := testutil.CollectAndCompare(p, strings.NewReader(want), "meetnoc_dns64_prefix_info", "meetnoc_dns64_prefix_expected", "meetnoc_dns_resolver_info"); err != nil {
 		t.Error(err)
 	}
 	// Every result exists from the start, at 0 until it happens.
@@ -244,6 +248,9 @@ func TestUnboundFaults(t *testing.T) {
 # HELP meetnoc_dns64_prefix_info The DNS64 prefix a resolver synthesizes with, discovered from ipv4only.arpa (RFC 7050).
 # TYPE meetnoc_dns64_prefix_info gauge
 meetnoc_dns64_prefix_info{prefix="64:ff9b:1::/96",resolver="wrong-prefix"} 1
+# HELP meetnoc_dns64_prefix_expected Whether the DNS64 prefix a resolver synthesizes with is one of nat64_prefixes (1) or not (0): the wrong-prefix alert's exact signal.
+# TYPE meetnoc_dns64_prefix_expected gauge
+meetnoc_dns64_prefix_expected{prefix="64:ff9b:1::/96",resolver="wrong-prefix"} 0
 # HELP meetnoc_dns_probe_success Whether the last DNS probe of a check against a resolver succeeded.
 # TYPE meetnoc_dns_probe_success gauge
 meetnoc_dns_probe_success{check="ad",resolver="good"} 0
@@ -264,7 +271,7 @@ meetnoc_dns_probe_success{check="synth",resolver="no-dns64"} 0
 meetnoc_dns_probe_success{check="synth",resolver="wrong-prefix"} 0
 meetnoc_dns_probe_success{check="v4-not-synth",resolver="good"} 0
 `
-	if err := testutil.CollectAndCompare(p, strings.NewReader(want), "meetnoc_dns64_prefix_info", "meetnoc_dns_probe_success"); err != nil {
+	if err := testutil.CollectAndCompare(p, strings.NewReader(want), "meetnoc_dns64_prefix_info", "meetnoc_dns64_prefix_expected", "meetnoc_dns_probe_success"); err != nil {
 		t.Error(err)
 	}
 	lint(t, p)
