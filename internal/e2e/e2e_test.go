@@ -363,7 +363,7 @@ func checkFaults(t *testing.T, n *noc) {
 		break_: func() error { network.SetDNSFault(lab.DNSWrongPrefix); return nil },
 		heal:   func() error { network.SetDNSFault(lab.DNSScheduled); return nil },
 		alert:  "MeetnocDNS64WrongPrefix", labels: map[string]string{"resolver": "lab-dns64", "prefix": "64:ff9b:1::/96"},
-		also:   []string{"MeetnocDNSCheckFailing"},
+		also: []string{"MeetnocDNSCheckFailing"},
 	}, {
 		name:   "rogue RA",
 		break_: func() error { network.SetRogueRA(true); return nil },
