@@ -18,23 +18,6 @@ import (
 	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
-// The rule-file schema, as far as these tests read it.
-type ruleFile struct {
-	Groups []struct {
-		Name  string `yaml:"name"`
-		Rules []rule `yaml:"rules"`
-	} `yaml:"groups"`
-}
-
-type rule struct {
-	Alert       string            `yaml:"alert"`
-	Record      string            `yaml:"record"`
-	Expr        string            `yaml:"expr"`
-	For         *string           `yaml:"for"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
-}
-
 // The promtool test-file schema (Prometheus 2.42), as far as these tests read it.
 type testFile struct {
 	RuleFiles []string `yaml:"rule_files"`
@@ -52,23 +35,16 @@ type testFile struct {
 
 const runbookPrefix = "https://github.com/meetnoc/meetnoc/blob/main/docs/runbooks.md#"
 
-func loadRules(t *testing.T) map[string][]rule {
+// loadRules returns the rules by file.
+func loadRules(t *testing.T) map[string][]Rule {
 	t.Helper()
-	out := map[string][]rule{}
-	for _, name := range RuleFiles() {
-		b, err := Files.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var f ruleFile
-		dec := yaml.NewDecoder(strings.NewReader(string(b)))
-		dec.KnownFields(true)
-		if err := dec.Decode(&f); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for _, g := range f.Groups {
-			out[name] = append(out[name], g.Rules...)
-		}
+	rules, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]Rule{}
+	for _, r := range rules {
+		out[r.File] = append(out[r.File], r)
 	}
 	return out
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meetnoc/meetnoc/alerts"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -483,32 +485,16 @@ func labMetrics(t *testing.T, exposition string) labSeries {
 	return l
 }
 
-// recordingRules are the names recorded in ../alerts/*.rules.yml.
+// recordingRules are the names recorded in the shipped rule files.
 func recordingRules(t *testing.T) []string {
-	files, _ := filepath.Glob("../alerts/*.rules.yml")
+	rules, err := alerts.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var names []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rf struct {
-			Groups []struct {
-				Rules []struct {
-					Record string `yaml:"record"`
-				} `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Errorf("%s: %v", f, err)
-			continue
-		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				if r.Record != "" {
-					names = append(names, r.Record)
-				}
-			}
+	for _, r := range rules {
+		if r.Record != "" {
+			names = append(names, r.Record)
 		}
 	}
 	return names

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meetnoc/meetnoc/alerts"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/meetnoc/meetnoc/internal/testenv"
@@ -49,35 +51,21 @@ func configs(t *testing.T, pattern string) []string {
 func scratchRoot(t *testing.T) (root string, rules []string) {
 	t.Helper()
 	root = t.TempDir()
-	rules, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "alerts", "*.rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rules) == 0 {
-		// Until the rule files exist the configs are still worth checking;
-		// CI must not pass without them.
-		if testenv.InCI() {
-			t.Fatal("alerts/*.rules.yml matches nothing: the configs' rule_files would load no rules")
-		}
-		t.Log("alerts/*.rules.yml matches nothing yet: checking the configs without their rule files")
-		return root, nil
-	}
 	dir := filepath.Join(root, installedRules)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, r := range rules {
-		b, err := os.ReadFile(r)
+	for _, name := range alerts.RuleFiles() {
+		b, err := alerts.Files.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(r)), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		names = append(names, filepath.Base(r))
+		rules = append(rules, name)
 	}
-	return root, names
+	return root, rules
 }
 
 // relocate rewrites a Prometheus config's rule_files and file_sd files to the
@@ -229,43 +217,17 @@ func TestPrometheusConfigs(t *testing.T) {
 	}
 }
 
-// ruleAlerts is the set of alert names in the repository's rule files, or nil
-// when there are none yet (a failure under CI).
+// ruleAlerts is the set of alert names in the shipped rule files.
 func ruleAlerts(t *testing.T) map[string]bool {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "alerts", "*.rules.yml"))
+	rules, err := alerts.Rules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) == 0 {
-		if testenv.InCI() {
-			t.Fatal("alerts/*.rules.yml matches nothing: cannot check the alert names the Alertmanager configs match")
-		}
-		t.Log("alerts/*.rules.yml matches nothing yet: not checking the alert names the Alertmanager configs match")
-		return nil
-	}
 	names := map[string]bool{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rf struct {
-			Groups []struct {
-				Rules []struct {
-					Alert string `yaml:"alert"`
-				} `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				if r.Alert != "" {
-					names[r.Alert] = true
-				}
-			}
+	for _, r := range rules {
+		if r.Alert != "" {
+			names[r.Alert] = true
 		}
 	}
 	return names
