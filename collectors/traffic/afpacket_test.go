@@ -233,7 +233,7 @@ func afpacketTestEnv(t testing.TB, cfg *config.Config, iface string, workers int
 		now:    time.Now,
 		stats:  &sourceStats{},
 		newWorker: func() *Worker {
-			w := newWorker(cl, decoder, afpClientWindow)
+			w := newWorker(cl, decoder, afpClientWindow, nil)
 			ws.mu.Lock()
 			ws.workers = append(ws.workers, w)
 			ws.mu.Unlock()
@@ -523,8 +523,11 @@ func checkClients(t *testing.T, c *Classifier, clients *clientCounts, want map[a
 			if want[afpKey{name, f, DirectionUp}].Packets > 0 {
 				n = 1
 			}
-			if got := clients.estimate(s, f); math.Round(got) != float64(n) {
+			if got := clients.recent.estimate(s, f); math.Round(got) != float64(n) {
 				t.Errorf("ssid=%s family=%s: %.2f unique clients, want %d", name, f, got, n)
+			}
+			if got := clients.day.estimate(s, f); math.Round(got) != float64(n) {
+				t.Errorf("ssid=%s family=%s: %.2f unique clients today, want %d", name, f, got, n)
 			}
 		}
 	}
@@ -863,7 +866,7 @@ func walkTestWorker(t testing.TB) *Worker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newWorker(cl, d, afpClientWindow)
+	return newWorker(cl, d, afpClientWindow, nil)
 }
 
 func TestAFPacketWalkBlock(t *testing.T) {

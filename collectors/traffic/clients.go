@@ -1,7 +1,8 @@
 package traffic
 
-// Unique clients per SSID and family over a sliding window, counted with
-// HyperLogLog sketches keyed on the source MAC of up traffic (DESIGN.md).
+// Unique clients per SSID and family over a sliding window and since the local
+// midnight, counted with HyperLogLog sketches keyed on the source MAC of up
+// traffic (DESIGN.md).
 //
 // Privacy: a MAC is hashed and only the hash's register index and rank survive,
 // folded by max into registers shared with every other client; no MAC, hash or
@@ -13,9 +14,10 @@ package traffic
 // inserts without allocating (4.6 ns), but its registers are private, so handing a
 // sketch to scrapes is Reset+Merge, 12.9 µs per 2^14-register sketch against
 // 0.1 µs for a memcpy, and its Estimate takes 47 µs. A worker hands over
-// nSSID × 3 families × 6 slots sketches, so that is ~1 ms per hand-over instead of
-// a few µs. The sketch below keeps every register of a worker in one array,
-// copies only what changed since the last hand-over, and needs no dependency.
+// nSSID × 3 families × 7 (6 slots and the day) sketches, so that is ~1 ms per
+// hand-over instead of a few µs. The sketch below keeps every register of a
+// worker in one array, copies only what changed since the last hand-over, and
+// needs no dependency.
 
 import (
 	"crypto/rand"
@@ -33,8 +35,9 @@ import (
 const (
 	// clientPrecision p gives 2^p registers per sketch: p = 14 is a standard error
 	// of 1.04/√16384 ≈ 0.8 % for 16 KiB, so a meeting's ~3,000 devices are counted
-	// to within a few dozen, and a worker's sketches (nSSID × 3 × 6 × 16 KiB, ~1 MiB
-	// for four SSIDs) stay far below the memory budget.
+	// to within a few dozen, and a worker's sketches (nSSID × 3 × (6 slots + the
+	// day) × 16 KiB, 1.3 MiB for four SSIDs, twice with the scrapes' copy) stay
+	// far below the memory budget.
 	clientPrecision = 14
 	clientRegisters = 1 << clientPrecision
 	// clientMaxRank is the largest register value: the leading zeros of the 64−p
@@ -52,6 +55,12 @@ const (
 	// one slot (window/5, 1 min by default) after its last one.
 	clientSlots = 5
 	clientRing  = clientSlots + 1
+
+	// dayEntry is the entry after the ring that holds the day's sketches: the
+	// clients since the local midnight. Keeping them in the same arrays as the
+	// ring's gives them the ring's hand-over (generations) and emptying for free.
+	dayEntry   = clientRing
+	clientEnts = clientRing + 1
 
 	// noSlot marks a ring entry that holds no slot yet.
 	noSlot = math.MinInt64
@@ -100,15 +109,22 @@ func (k clientKey) hashMAC(mac []byte) uint64 {
 }
 
 // clientSketches is one worker's unique-client sketches: for each ring entry (a
-// time slot), SSID index and family, 2^p registers. Not safe for concurrent use:
-// the worker writes it with plain stores and hands it over with copyFrom.
+// time slot) and the day entry, SSID index and family, 2^p registers. Not safe
+// for concurrent use: the worker writes it with plain stores and hands it over
+// with copyFrom.
 type clientSketches struct {
 	key    clientKey
 	nSSID  int
 	slotNs int64             // slot length: window / clientSlots
 	slot   [clientRing]int64 // slot number (Unix ns / slotNs) each ring entry holds
 	cur    int               // ring entry being written
-	regs   []uint8           // [ring][ssid][family][register]
+	regs   []uint8           // [ring entries, then dayEntry][ssid][family][register]
+
+	// The day entry holds the clients since the local midnight in loc: from
+	// dayStart to dayEnd (Unix ns, the next midnight), dayEnd = noSlot before
+	// the first advance.
+	loc              *time.Location
+	dayStart, dayEnd int64
 
 	// gen[k] identifies the contents of sketch k (ring, ssid, family): 0 while it
 	// is all zeros, else the value of version when a register of it last changed.
@@ -122,23 +138,29 @@ type clientSketches struct {
 	from *clientSketches
 }
 
-// newClientSketches returns empty sketches for nSSID SSID indexes and a window
-// (config traffic.client_window; the default when not positive).
-func newClientSketches(nSSID int, window time.Duration) *clientSketches {
-	return newClientSketchesKeyed(nSSID, window, clientHashKey)
+// newClientSketches returns empty sketches for nSSID SSID indexes, a window
+// (config traffic.client_window; the default when not positive) and the time
+// zone whose midnight starts a day (time.Local when nil).
+func newClientSketches(nSSID int, window time.Duration, loc *time.Location) *clientSketches {
+	return newClientSketchesKeyed(nSSID, window, loc, clientHashKey)
 }
 
-func newClientSketchesKeyed(nSSID int, window time.Duration, key clientKey) *clientSketches {
+func newClientSketchesKeyed(nSSID int, window time.Duration, loc *time.Location, key clientKey) *clientSketches {
 	if window <= 0 {
 		window = config.DefaultClientWindow
 	}
-	n := clientRing * nSSID * clientFamilies
+	if loc == nil {
+		loc = time.Local
+	}
+	n := clientEnts * nSSID * clientFamilies
 	s := &clientSketches{
 		key:    key,
 		nSSID:  nSSID,
 		slotNs: max(int64(window/clientSlots), 1),
 		regs:   make([]uint8, n*clientRegisters),
 		gen:    make([]uint64, n),
+		loc:    loc,
+		dayEnd: noSlot,
 	}
 	for i := range s.slot {
 		s.slot[i] = noSlot
@@ -146,32 +168,44 @@ func newClientSketchesKeyed(nSSID int, window time.Duration, key clientKey) *cli
 	return s
 }
 
-// insert adds a client's MAC (its first 6 bytes) to the current slot's sketch
-// of SSID index ssid and family f. Frames of FamilyOther are not counted.
+// insert adds a client's MAC (its first 6 bytes) to the current slot's and the
+// day's sketches of SSID index ssid and family f, hashing it once for both.
+// Frames of FamilyOther are not counted.
 func (s *clientSketches) insert(ssid int, f Family, mac []byte) {
 	if f >= clientFamilies || uint(ssid) >= uint(s.nSSID) || len(mac) < 6 {
 		return
 	}
 	h := s.key.hashMAC(mac)
-	k := (s.cur*s.nSSID+ssid)*clientFamilies + int(f)
-	i := k<<clientPrecision | int(h>>(64-clientPrecision))
+	j := ssid*clientFamilies + int(f)
+	reg := int(h >> (64 - clientPrecision))
 	// The rank of the hash bits after the index; the 1 at bit p−1 caps it at
 	// clientMaxRank when they are all zero.
 	r := uint8(bits.LeadingZeros64(h<<clientPrecision|1<<(clientPrecision-1))) + 1
-	if r > s.regs[i] {
-		s.regs[i] = r
+	perEntry := s.nSSID * clientFamilies
+	// Both registers are checked: the slot may hold the day before's clients
+	// (it started before midnight), so neither bounds the other.
+	if k := s.cur*perEntry + j; r > s.regs[k<<clientPrecision|reg] {
+		s.regs[k<<clientPrecision|reg] = r
+		s.version++
+		s.gen[k] = s.version
+	}
+	if k := dayEntry*perEntry + j; r > s.regs[k<<clientPrecision|reg] {
+		s.regs[k<<clientPrecision|reg] = r
 		s.version++
 		s.gen[k] = s.version
 	}
 }
 
-// advance moves the sketches to the slot of now: each slot it passes is
-// emptied and reused, so a jump of a window or more empties them all. The
-// worker calls it at batch boundaries with its clock (a capture file's
-// timestamps at full speed are fine). A clock that steps back (concatenated
-// capture files, a wall-clock step) relabels the kept slots onto the new clock
-// instead of dropping them or filling a slot from the future.
+// advance moves the sketches to the slot and the day of now: each slot it
+// passes is emptied and reused, so a jump of a window or more empties them all,
+// and the day's sketches are emptied when now is past the local midnight that
+// ends their day. The worker calls it at batch boundaries with its clock (a
+// capture file's timestamps at full speed are fine). A clock that steps back
+// (concatenated capture files, a wall-clock step) relabels the kept slots and
+// day onto the new clock instead of dropping them or filling a slot from the
+// future.
 func (s *clientSketches) advance(now time.Time) {
+	s.advanceDay(now)
 	n := floorDiv(now.UnixNano(), s.slotNs)
 	c := s.slot[s.cur]
 	switch {
@@ -193,6 +227,34 @@ func (s *clientSketches) advance(now time.Time) {
 			s.slot[s.cur] = next
 		}
 	}
+}
+
+// dayOver reports whether now is past the day the day's sketches hold (or
+// there is none yet): the worker then hands over at once, so that the day
+// starts empty at midnight rather than up to a hand-over interval later.
+func (s *clientSketches) dayOver(now time.Time) bool {
+	return now.UnixNano() >= s.dayEnd
+}
+
+// advanceDay moves the day's sketches to the local day of now. Midnights come
+// from the zone's calendar, so days of 23 or 25 hours (DST) end at the right
+// instant.
+func (s *clientSketches) advanceDay(now time.Time) {
+	ns := now.UnixNano()
+	if ns >= s.dayStart && ns < s.dayEnd {
+		return
+	}
+	if s.dayEnd != noSlot && ns >= s.dayEnd {
+		s.clearEntry(dayEntry)
+	}
+	// Inserts before the first advance belong to the first day; a step back to
+	// an earlier day keeps what was counted, as the slots do.
+	y, m, d := now.In(s.loc).Date()
+	start := time.Date(y, m, d, 0, 0, 0, 0, s.loc).UnixNano()
+	end := time.Date(y, m, d+1, 0, 0, 0, 0, s.loc).UnixNano()
+	// Where midnight does not exist (a DST jump at 00:00) time.Date picks an
+	// instant near it; keep now inside its own day whatever that choice.
+	s.dayStart, s.dayEnd = min(start, ns), max(end, ns+1)
 }
 
 func (s *clientSketches) clearEntry(e int) {
@@ -217,6 +279,7 @@ func (s *clientSketches) copyFrom(o *clientSketches) {
 	all := s.from != o
 	s.key, s.nSSID, s.slotNs, s.slot, s.cur, s.version, s.from =
 		o.key, o.nSSID, o.slotNs, o.slot, o.cur, o.version, o
+	s.loc, s.dayStart, s.dayEnd = o.loc, o.dayStart, o.dayEnd
 	for k, g := range o.gen {
 		if all || s.gen[k] != g {
 			copy(s.regs[k<<clientPrecision:(k+1)<<clientPrecision], o.regs[k<<clientPrecision:(k+1)<<clientPrecision])
@@ -235,13 +298,18 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// clientCounts is the union, at scrape time, of several workers' sketches over
-// the window: per SSID index and family, the register-wise max.
+// clientCounts is the union, at scrape time, of several workers' sketches: per
+// SSID index and family, the register-wise max, over the window (recent) and
+// over the day (day).
 type clientCounts struct {
 	nSSID  int
 	window time.Duration
-	regs   []uint8 // [ssid][family][register]
+	recent clientUnion
+	day    clientUnion
 }
+
+// clientUnion is merged sketches: [ssid][family][register].
+type clientUnion []uint8
 
 // newClientCounts returns empty counts for nSSID SSID indexes; window is what the
 // metrics' help says (the window of the merged sketches themselves decides).
@@ -252,64 +320,76 @@ func newClientCounts(nSSID int, window time.Duration) *clientCounts {
 	return &clientCounts{
 		nSSID:  nSSID,
 		window: window,
-		regs:   make([]uint8, nSSID*clientFamilies*clientRegisters),
+		recent: make(clientUnion, nSSID*clientFamilies*clientRegisters),
+		day:    make(clientUnion, nSSID*clientFamilies*clientRegisters),
 	}
 }
 
 // reset empties c for reuse by the next scrape.
-func (c *clientCounts) reset() { clear(c.regs) }
+func (c *clientCounts) reset() {
+	clear(c.recent)
+	clear(c.day)
+}
 
-// merge adds the slots of s inside the window ending at now: the slot of now and
-// the clientSlots before it. Slots that are older (a worker idle since) or newer
-// are left out. SSID indexes beyond c's are ignored.
+// merge adds the slots of s inside the window ending at now, the slot of now
+// and the clientSlots before it, and the day's sketches when now is inside
+// their day. Slots that are older (a worker idle since) or newer are left out,
+// and so is a day that is over. SSID indexes beyond c's are ignored.
 func (c *clientCounts) merge(s *clientSketches, now time.Time) {
 	n := floorDiv(now.UnixNano(), s.slotNs)
-	nSSID := min(c.nSSID, s.nSSID)
 	for e, sl := range s.slot {
 		if sl == noSlot || sl > n || sl < n-clientSlots {
 			continue
 		}
-		for ssid := range nSSID {
-			for f := range clientFamilies {
-				k := (e*s.nSSID+ssid)*clientFamilies + f
-				if s.gen[k] == 0 {
-					continue
-				}
-				maxRegisters(c.sketch(ssid, f), s.regs[k<<clientPrecision:(k+1)<<clientPrecision])
+		c.recent.mergeEntry(c.nSSID, s, e)
+	}
+	if ns := now.UnixNano(); ns >= s.dayStart && ns < s.dayEnd {
+		c.day.mergeEntry(c.nSSID, s, dayEntry)
+	}
+}
+
+// mergeEntry adds the sketches of entry e of s; u holds nSSID SSID indexes.
+func (u clientUnion) mergeEntry(nSSID int, s *clientSketches, e int) {
+	for ssid := range min(nSSID, s.nSSID) {
+		for f := range clientFamilies {
+			k := (e*s.nSSID+ssid)*clientFamilies + f
+			if s.gen[k] == 0 {
+				continue
 			}
+			maxRegisters(u.sketch(ssid, f), s.regs[k<<clientPrecision:(k+1)<<clientPrecision])
 		}
 	}
 }
 
-func (c *clientCounts) sketch(ssid, f int) []uint8 {
+func (u clientUnion) sketch(ssid, f int) []uint8 {
 	k := ssid*clientFamilies + f
-	return c.regs[k<<clientPrecision : (k+1)<<clientPrecision]
+	return u[k<<clientPrecision : (k+1)<<clientPrecision]
 }
 
 // estimate is the number of unique clients of SSID index ssid and family f.
-func (c *clientCounts) estimate(ssid int, f Family) float64 {
+func (u clientUnion) estimate(ssid int, f Family) float64 {
 	if f >= clientFamilies {
 		return 0
 	}
 	var hist [64]int
-	r := c.sketch(ssid, int(f))
+	r := u.sketch(ssid, int(f))
 	registerHistogram(&hist, r, r, r)
 	return estimateClients(&hist)
 }
 
 // estimateIPv6Active is the number of unique clients of SSID index ssid that
 // sent IPv6 (native or NAT64): the union of the two sketches.
-func (c *clientCounts) estimateIPv6Active(ssid int) float64 {
+func (u clientUnion) estimateIPv6Active(ssid int) float64 {
 	var hist [64]int
-	v6, nat64 := c.sketch(ssid, int(FamilyIPv6)), c.sketch(ssid, int(FamilyNAT64))
+	v6, nat64 := u.sketch(ssid, int(FamilyIPv6)), u.sketch(ssid, int(FamilyNAT64))
 	registerHistogram(&hist, v6, nat64, nat64)
 	return estimateClients(&hist)
 }
 
 // estimateAny is the number of unique clients of SSID index ssid, any family.
-func (c *clientCounts) estimateAny(ssid int) float64 {
+func (u clientUnion) estimateAny(ssid int) float64 {
 	var hist [64]int
-	registerHistogram(&hist, c.sketch(ssid, int(FamilyIPv4)), c.sketch(ssid, int(FamilyIPv6)), c.sketch(ssid, int(FamilyNAT64)))
+	registerHistogram(&hist, u.sketch(ssid, int(FamilyIPv4)), u.sketch(ssid, int(FamilyIPv6)), u.sketch(ssid, int(FamilyNAT64)))
 	return estimateClients(&hist)
 }
 
@@ -403,21 +483,30 @@ func ertlTau(x float64) float64 {
 	}
 }
 
-// clientDescs are the unique-client metrics' descriptors for one window.
+// clientDescs are the unique-client metrics' descriptors for one window, or
+// for the day.
 type clientDescs struct {
 	clients, ipv6Active, active *prometheus.Desc
 }
 
 func newClientDescs(window time.Duration) clientDescs {
-	in := " unique source MACs of up traffic in the last " + model.Duration(window).String() + ", HyperLogLog estimate."
+	return makeClientDescs("meetnoc_traffic_",
+		" unique source MACs of up traffic in the last "+model.Duration(window).String()+", HyperLogLog estimate.")
+}
+
+// dailyClientDescs are the day's: the same unions since the local midnight.
+var dailyClientDescs = makeClientDescs("meetnoc_traffic_daily_",
+	" unique source MACs of up traffic since the local midnight (the daemon host's time zone; a capture file's timestamps when one is read), HyperLogLog estimate.")
+
+func makeClientDescs(prefix, in string) clientDescs {
 	return clientDescs{
-		clients: prometheus.NewDesc("meetnoc_traffic_clients",
+		clients: prometheus.NewDesc(prefix+"clients",
 			"Clients by SSID and address family:"+in,
 			[]string{"ssid", "family"}, nil),
-		ipv6Active: prometheus.NewDesc("meetnoc_traffic_ipv6_active_clients",
+		ipv6Active: prometheus.NewDesc(prefix+"ipv6_active_clients",
 			"Clients that sent IPv6, native or NAT64, by SSID:"+in,
 			[]string{"ssid"}, nil),
-		active: prometheus.NewDesc("meetnoc_traffic_active_clients",
+		active: prometheus.NewDesc(prefix+"active_clients",
 			"Clients that sent IPv4, IPv6 or NAT64, by SSID:"+in,
 			[]string{"ssid"}, nil),
 	}
@@ -430,25 +519,34 @@ var defaultClientDescs = newClientDescs(config.DefaultClientWindow)
 
 // describeClients sends the unique-client metrics' descriptors.
 func describeClients(ch chan<- *prometheus.Desc) {
-	ch <- defaultClientDescs.clients
-	ch <- defaultClientDescs.ipv6Active
-	ch <- defaultClientDescs.active
+	for _, d := range []clientDescs{defaultClientDescs, dailyClientDescs} {
+		ch <- d.clients
+		ch <- d.ipv6Active
+		ch <- d.active
+	}
 }
 
 // collectClients exports c: meetnoc_traffic_clients for every SSID × family
 // (ipv4, ipv6, nat64), zeros included, and the per-SSID unions
 // meetnoc_traffic_ipv6_active_clients and meetnoc_traffic_active_clients, from
-// which the report takes the IPv6-active share.
+// which the report takes the IPv6-active share; then the same since the local
+// midnight, as meetnoc_traffic_daily_*.
 func collectClients(ch chan<- prometheus.Metric, ssidNames []string, c *clientCounts) {
 	d := defaultClientDescs
 	if c.window != config.DefaultClientWindow {
 		d = newClientDescs(c.window)
 	}
-	for ssid, name := range ssidNames[:min(len(ssidNames), c.nSSID)] {
+	names := ssidNames[:min(len(ssidNames), c.nSSID)]
+	collectUnion(ch, d, names, c.recent)
+	collectUnion(ch, dailyClientDescs, names, c.day)
+}
+
+func collectUnion(ch chan<- prometheus.Metric, d clientDescs, names []string, u clientUnion) {
+	for ssid, name := range names {
 		for f := range Family(clientFamilies) {
-			ch <- prometheus.MustNewConstMetric(d.clients, prometheus.GaugeValue, c.estimate(ssid, f), name, f.String())
+			ch <- prometheus.MustNewConstMetric(d.clients, prometheus.GaugeValue, u.estimate(ssid, f), name, f.String())
 		}
-		ch <- prometheus.MustNewConstMetric(d.ipv6Active, prometheus.GaugeValue, c.estimateIPv6Active(ssid), name)
-		ch <- prometheus.MustNewConstMetric(d.active, prometheus.GaugeValue, c.estimateAny(ssid), name)
+		ch <- prometheus.MustNewConstMetric(d.ipv6Active, prometheus.GaugeValue, u.estimateIPv6Active(ssid), name)
+		ch <- prometheus.MustNewConstMetric(d.active, prometheus.GaugeValue, u.estimateAny(ssid), name)
 	}
 }

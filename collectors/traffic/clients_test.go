@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the day tests' zones, whatever the host has installed
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -29,7 +30,7 @@ func sketchMAC(i int) []byte {
 }
 
 func newTestClientSketches(nSSID int, key clientKey) *clientSketches {
-	s := newClientSketchesKeyed(nSSID, 5*time.Minute, key)
+	s := newClientSketchesKeyed(nSSID, 5*time.Minute, time.UTC, key)
 	s.advance(clientT0)
 	return s
 }
@@ -56,7 +57,7 @@ func TestClientAccuracy(t *testing.T) {
 				s.insert(1, FamilyIPv6, sketchMAC(i))
 			}
 			c := countAt(2, clientT0, s)
-			got := c.estimate(1, FamilyIPv6)
+			got := c.recent.estimate(1, FamilyIPv6)
 			t.Logf("key %x: %d distinct → %.0f (%+.2f %%)", key.seed, n, got, 100*(got-float64(n))/float64(n))
 			if n < 1000 {
 				if math.Abs(got-float64(n)) > 1 {
@@ -71,15 +72,15 @@ func TestClientAccuracy(t *testing.T) {
 				s.insert(1, FamilyIPv6, sketchMAC(i))
 				s.insert(1, FamilyIPv6, sketchMAC(i%7))
 			}
-			if again := countAt(2, clientT0, s).estimate(1, FamilyIPv6); again != got {
+			if again := countAt(2, clientT0, s).recent.estimate(1, FamilyIPv6); again != got {
 				t.Errorf("key %x: duplicates changed the estimate of %d from %.0f to %.0f", key.seed, n, got, again)
 			}
 			for _, f := range []Family{FamilyIPv4, FamilyNAT64} {
-				if e := c.estimate(1, f); e != 0 {
+				if e := c.recent.estimate(1, f); e != 0 {
 					t.Errorf("family %v = %.0f, want 0", f, e)
 				}
 			}
-			if e := c.estimate(0, FamilyIPv6); e != 0 {
+			if e := c.recent.estimate(0, FamilyIPv6); e != 0 {
 				t.Errorf("other SSID = %.0f, want 0", e)
 			}
 		}
@@ -98,7 +99,7 @@ func TestClientUnbiased(t *testing.T) {
 			for i := range n {
 				s.insert(0, FamilyIPv4, sketchMAC(i))
 			}
-			sum += countAt(1, clientT0, s).estimate(0, FamilyIPv4)
+			sum += countAt(1, clientT0, s).recent.estimate(0, FamilyIPv4)
 		}
 		if mean := sum / keys; !within(mean, float64(n), 0.005) {
 			t.Errorf("%d distinct MACs: mean estimate over %d keys %.0f, want ±0.5 %%", n, keys, mean)
@@ -134,11 +135,11 @@ func TestClientEmptyAndIgnored(t *testing.T) {
 	c := countAt(2, clientT0, s)
 	for ssid := range 2 {
 		for f := range Family(NumFamilies) {
-			if e := c.estimate(ssid, f); e != 0 {
+			if e := c.recent.estimate(ssid, f); e != 0 {
 				t.Errorf("ssid %d family %v = %v, want 0", ssid, f, e)
 			}
 		}
-		if e, a := c.estimateIPv6Active(ssid), c.estimateAny(ssid); e != 0 || a != 0 {
+		if e, a := c.recent.estimateIPv6Active(ssid), c.recent.estimateAny(ssid); e != 0 || a != 0 {
 			t.Errorf("ssid %d unions = %v %v, want 0", ssid, e, a)
 		}
 	}
@@ -167,7 +168,7 @@ func TestClientHashKeyPerProcess(t *testing.T) {
 	if moved < 990 {
 		t.Errorf("only %d of 1000 MACs land on another register under another key", moved)
 	}
-	if s1, s2 := newClientSketches(1, 0), newClientSketches(1, time.Minute); s1.key != clientHashKey || s2.key != clientHashKey {
+	if s1, s2 := newClientSketches(1, 0, nil), newClientSketches(1, time.Minute, nil); s1.key != clientHashKey || s2.key != clientHashKey {
 		t.Error("sketches of one process do not share the process key")
 	}
 }
@@ -185,8 +186,8 @@ func TestClientUnions(t *testing.T) {
 		s.insert(2, FamilyNAT64, sketchMAC(5))
 		s.insert(1, FamilyIPv4, sketchMAC(9))
 		c := countAt(3, clientT0, s)
-		got := []float64{c.estimate(2, FamilyIPv4), c.estimate(2, FamilyIPv6), c.estimate(2, FamilyNAT64),
-			c.estimateIPv6Active(2), c.estimateAny(2), c.estimateAny(1), c.estimateIPv6Active(1), c.estimateAny(0)}
+		got := []float64{c.recent.estimate(2, FamilyIPv4), c.recent.estimate(2, FamilyIPv6), c.recent.estimate(2, FamilyNAT64),
+			c.recent.estimateIPv6Active(2), c.recent.estimateAny(2), c.recent.estimateAny(1), c.recent.estimateIPv6Active(1), c.recent.estimateAny(0)}
 		want := []float64{2, 2, 3, 4, 5, 1, 0, 0}
 		for i := range want {
 			if got[i] != want[i] {
@@ -204,7 +205,7 @@ func TestClientUnions(t *testing.T) {
 			s.insert(1, FamilyNAT64, sketchMAC(2500+i))
 		}
 		c = countAt(3, clientT0, s)
-		if v6, all := c.estimateIPv6Active(1), c.estimateAny(1); !within(v6, 3000, 0.02) || !within(all, 4000, 0.02) {
+		if v6, all := c.recent.estimateIPv6Active(1), c.recent.estimateAny(1); !within(v6, 3000, 0.02) || !within(all, 4000, 0.02) {
 			t.Errorf("key %x: ipv6-active %.0f (want 3000), any %.0f (want 4000)", key.seed, v6, all)
 		}
 	}
@@ -218,7 +219,7 @@ func TestClientWindowSlides(t *testing.T) {
 			s.insert(1, FamilyIPv4, sketchMAC(i))
 		}
 	}
-	at := func(d time.Duration) float64 { return countAt(2, clientT0.Add(d), s).estimate(1, FamilyIPv4) }
+	at := func(d time.Duration) float64 { return countAt(2, clientT0.Add(d), s).recent.estimate(1, FamilyIPv4) }
 
 	insert(0, 100) // slot 0
 	if got := at(0); !near(got, 100) {
@@ -276,12 +277,230 @@ func TestClientClockStepsBack(t *testing.T) {
 		s.insert(0, FamilyNAT64, sketchMAC(i))
 	}
 	s.advance(clientT0)
-	if got := countAt(1, clientT0, s).estimate(0, FamilyNAT64); !near(got, 20) {
+	if got := countAt(1, clientT0, s).recent.estimate(0, FamilyNAT64); !near(got, 20) {
 		t.Fatalf("after the step back: %v, want 20", got)
 	}
 	s.advance(clientT0.Add(6 * time.Minute))
-	if got := countAt(1, clientT0.Add(6*time.Minute), s).estimate(0, FamilyNAT64); got != 0 {
+	if got := countAt(1, clientT0.Add(6*time.Minute), s).recent.estimate(0, FamilyNAT64); got != 0 {
 		t.Fatalf("a window after the step back: %v, want 0", got)
+	}
+}
+
+// TestClientDailyAccuracy: the day's sketches count every client since
+// midnight, spread over many slots of which the window keeps only the last:
+// exact at small counts, within a few at hundreds (a few clients share a
+// register), within 2 % at a large meeting's.
+func TestClientDailyAccuracy(t *testing.T) {
+	for _, key := range clientTestKeys {
+		for _, n := range []int{1, 10, 100, 500, 10_000, 30_000, 100_000} {
+			s := newClientSketchesKeyed(2, 5*time.Minute, time.UTC, key)
+			// From 00:10 UTC, a new minute every n/100 clients: up to 100
+			// minutes, all of one day.
+			now := time.Date(2026, 3, 16, 0, 10, 0, 0, time.UTC)
+			s.advance(now)
+			step := max(n/100, 1)
+			for i := range n {
+				if i%step == 0 {
+					now = now.Add(time.Minute)
+					s.advance(now)
+				}
+				s.insert(0, FamilyNAT64, sketchMAC(i))
+				s.insert(0, FamilyNAT64, sketchMAC(i/2)) // seen again
+			}
+			c := newClientCounts(2, 5*time.Minute)
+			c.merge(s, now)
+			got := c.day.estimate(0, FamilyNAT64)
+			switch {
+			case n <= 10:
+				if got != float64(n) {
+					t.Errorf("key %x: %d clients today estimated %.0f, want exactly %d", key.seed, n, got, n)
+				}
+			case n <= 500:
+				if math.Abs(got-float64(n)) > 3 {
+					t.Errorf("key %x: %d clients today estimated %.0f, want ±3", key.seed, n, got)
+				}
+			case !within(got, float64(n), 0.02):
+				t.Errorf("key %x: %d clients today estimated %.0f, want ±2 %%", key.seed, n, got)
+			}
+			if n >= 10_000 {
+				// The window holds the last 6 minutes' clients only (and
+				// those seen again in them): 9 %.
+				if w := c.recent.estimate(0, FamilyNAT64); w > 0.1*float64(n) {
+					t.Errorf("key %x: %d clients today, %.0f in the window", key.seed, n, w)
+				}
+			}
+			if o := c.day.estimate(1, FamilyNAT64) + c.day.estimate(0, FamilyIPv4); o != 0 {
+				t.Errorf("key %x: %.0f clients today in other sketches", key.seed, o)
+			}
+		}
+	}
+}
+
+// dayCount is the day's ipv4 clients of SSID 0 that a scrape at now sees.
+func dayCount(s *clientSketches, now time.Time) float64 {
+	c := newClientCounts(s.nSSID, 5*time.Minute)
+	c.merge(s, now)
+	return c.day.estimate(0, FamilyIPv4)
+}
+
+// TestClientDayResetsAtLocalMidnight: the day is the configured zone's, here
+// India's (UTC+5:30, so its midnight is 18:30 UTC): the day's sketches start
+// empty at that midnight while the window goes on across it.
+func TestClientDayResetsAtLocalMidnight(t *testing.T) {
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newClientSketchesKeyed(1, 5*time.Minute, kolkata, clientTestKeys[1])
+	insert := func(from, to int) {
+		for i := from; i < to; i++ {
+			s.insert(0, FamilyIPv4, sketchMAC(i))
+		}
+	}
+	window := func(now time.Time) float64 {
+		c := newClientCounts(1, 5*time.Minute)
+		c.merge(s, now)
+		return c.recent.estimate(0, FamilyIPv4)
+	}
+	// A day's clients, the first before the first advance (they count for
+	// the first day).
+	morning := time.Date(2026, 3, 16, 8, 0, 0, 0, kolkata)
+	insert(0, 3)
+	s.advance(morning)
+	insert(3, 8)
+	evening := time.Date(2026, 3, 16, 23, 58, 0, 0, kolkata)
+	s.advance(evening)
+	insert(8, 14)
+	last := time.Date(2026, 3, 16, 23, 59, 59, 999_999_999, kolkata)
+	if s.dayOver(last) {
+		t.Fatal("the day is over a nanosecond before midnight")
+	}
+	s.advance(last)
+	if got := dayCount(s, last); got != 14 {
+		t.Fatalf("at 23:59:59.999999999 IST: %v today, want 14", got)
+	}
+	midnight := time.Date(2026, 3, 17, 0, 0, 0, 0, kolkata)
+	if midnight.UTC().Hour() != 18 || midnight.UTC().Minute() != 30 {
+		t.Fatalf("midnight IST is %v UTC", midnight.UTC())
+	}
+	// A scrape after midnight of sketches not yet advanced does not count
+	// yesterday as today.
+	if got := dayCount(s, midnight); got != 0 {
+		t.Fatalf("yesterday's sketches at midnight: %v today, want 0", got)
+	}
+	if !s.dayOver(midnight) {
+		t.Fatal("the day is not over at midnight")
+	}
+	s.advance(midnight)
+	if got := dayCount(s, midnight); got != 0 {
+		t.Fatalf("at midnight IST: %v today, want 0", got)
+	}
+	if got := window(midnight); got != 6 {
+		t.Fatalf("at midnight IST: %v in the window, want the 6 of 23:58", got)
+	}
+	insert(12, 17) // 2 of them also seen yesterday
+	if got := dayCount(s, midnight); got != 5 {
+		t.Fatalf("after midnight IST: %v today, want 5", got)
+	}
+	if got := window(midnight); got != 9 {
+		t.Fatalf("after midnight IST: %v in the window, want 9", got)
+	}
+	// The same instants in UTC are all of one day (the 16th, 02:30 to 18:30):
+	// nothing would have been emptied.
+	utc := newClientSketchesKeyed(1, 5*time.Minute, time.UTC, clientTestKeys[1])
+	for _, at := range []time.Time{morning, evening, midnight} {
+		utc.advance(at)
+		for i := range 5 {
+			utc.insert(0, FamilyIPv4, sketchMAC(int(at.Unix())+i))
+		}
+	}
+	if got := dayCount(utc, midnight); got != 15 {
+		t.Fatalf("in UTC: %v today, want 15", got)
+	}
+
+	// A clock that steps back to the day before keeps what was counted.
+	s.advance(evening)
+	if got := dayCount(s, evening); got != 5 {
+		t.Fatalf("after stepping back to yesterday: %v today, want 5", got)
+	}
+	// Days later (a capture file's clock jumps): empty.
+	later := time.Date(2026, 3, 20, 12, 0, 0, 0, kolkata)
+	s.advance(later)
+	if got := dayCount(s, later); got != 0 {
+		t.Fatalf("days later: %v today, want 0", got)
+	}
+	if g := s.gen[dayEntry*s.nSSID*clientFamilies+int(FamilyIPv4)]; g != 0 {
+		t.Fatalf("the emptied day's sketch has generation %d", g)
+	}
+}
+
+// TestClientDayDST: days of 23 and 25 hours end at the local midnight, not 24
+// hours after the last one.
+func TestClientDayDST(t *testing.T) {
+	madrid, err := time.LoadLocation("Europe/Madrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, day := range []struct {
+		date  time.Time // a local midnight starting a DST change day
+		hours int
+	}{
+		{time.Date(2026, 3, 29, 0, 0, 0, 0, madrid), 23},
+		{time.Date(2026, 10, 25, 0, 0, 0, 0, madrid), 25},
+	} {
+		s := newClientSketchesKeyed(1, 5*time.Minute, madrid, clientTestKeys[0])
+		s.advance(day.date)
+		s.insert(0, FamilyIPv4, sketchMAC(1))
+		end := day.date.Add(time.Duration(day.hours) * time.Hour)
+		if end.In(madrid).Hour() != 0 {
+			t.Fatalf("%v + %d h is %v", day.date, day.hours, end.In(madrid))
+		}
+		s.advance(end.Add(-time.Second))
+		s.insert(0, FamilyIPv4, sketchMAC(2))
+		if got := dayCount(s, end.Add(-time.Second)); got != 2 {
+			t.Errorf("%s, a second before its end: %v today, want 2", day.date.Format(time.DateOnly), got)
+		}
+		s.advance(end)
+		if got := dayCount(s, end); got != 0 {
+			t.Errorf("%s, at the next midnight: %v today, want 0", day.date.Format(time.DateOnly), got)
+		}
+	}
+}
+
+// TestClientDayHandOverCopiesChanges: the hand-over copies the day's
+// sketches only when they changed, like the slots'. Sketches a copy skips
+// are marked in the destination to see which were copied.
+func TestClientDayHandOverCopiesChanges(t *testing.T) {
+	src := newTestClientSketches(2, clientTestKeys[0])
+	dst := newClientSketchesKeyed(2, 5*time.Minute, time.UTC, clientTestKeys[0])
+	for i := range 100 {
+		src.insert(i%2, Family(i%3), sketchMAC(i))
+	}
+	dst.copyFrom(src)
+	copied := func() (n int) {
+		for k := range dst.gen {
+			if dst.regs[k<<clientPrecision] != 0xff {
+				n++
+			}
+		}
+		return n
+	}
+	for k := range dst.gen {
+		dst.regs[k<<clientPrecision] = 0xff
+	}
+	dst.copyFrom(src)
+	if n := copied(); n != 0 {
+		t.Fatalf("nothing changed: %d sketches copied", n)
+	}
+	// A new client: its slot's and its day's sketch.
+	src.insert(1, FamilyIPv6, sketchMAC(1000))
+	dst.copyFrom(src)
+	if n := copied(); n != 2 {
+		t.Fatalf("one client: %d sketches copied, want 2", n)
+	}
+	k := (dayEntry*2+1)*clientFamilies + int(FamilyIPv6) // the day's, SSID 1, IPv6
+	if !bytes.Equal(dst.regs[k<<clientPrecision:(k+1)<<clientPrecision], src.regs[k<<clientPrecision:(k+1)<<clientPrecision]) {
+		t.Fatal("the changed day sketch was not copied")
 	}
 }
 
@@ -295,7 +514,7 @@ func TestClientWorkersMerge(t *testing.T) {
 	snaps := make([]*clientSketches, workers)
 	for w := range workers {
 		live[w] = newTestClientSketches(nSSID, key)
-		snaps[w] = newClientSketchesKeyed(nSSID, 5*time.Minute, key)
+		snaps[w] = newClientSketchesKeyed(nSSID, 5*time.Minute, time.UTC, key)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	step := func(now time.Time, n int) {
@@ -324,8 +543,11 @@ func TestClientWorkersMerge(t *testing.T) {
 		union.merge(sn, now)
 	}
 	one := countAt(nSSID, now, all)
-	if !bytes.Equal(union.regs, one.regs) {
+	if !bytes.Equal(union.recent, one.recent) {
 		t.Fatal("merged workers' registers differ from one sketch of all inserts")
+	}
+	if !bytes.Equal(union.day, one.day) {
+		t.Fatal("merged workers' day registers differ from one sketch of all inserts")
 	}
 	// Merging into reused counts gives the same.
 	reused := countAt(nSSID, clientT0, all)
@@ -333,13 +555,17 @@ func TestClientWorkersMerge(t *testing.T) {
 	for _, sn := range snaps {
 		reused.merge(sn, now)
 	}
-	if !bytes.Equal(reused.regs, one.regs) {
+	if !bytes.Equal(reused.recent, one.recent) || !bytes.Equal(reused.day, one.day) {
 		t.Fatal("reset counts merge differently")
 	}
 	for ssid := range nSSID {
 		for f := range Family(clientFamilies) {
-			if u, o := union.estimate(ssid, f), one.estimate(ssid, f); u != o || u == 0 {
+			if u, o := union.recent.estimate(ssid, f), one.recent.estimate(ssid, f); u != o || u == 0 {
 				t.Errorf("ssid %d %v: merged %.0f, one sketch %.0f", ssid, f, u, o)
+			}
+			// The day also holds the first slot's clients, which left the window.
+			if d, w := union.day.estimate(ssid, f), union.recent.estimate(ssid, f); d <= w {
+				t.Errorf("ssid %d %v: %.0f today, %.0f in the window", ssid, f, d, w)
 			}
 		}
 	}
@@ -348,10 +574,11 @@ func TestClientWorkersMerge(t *testing.T) {
 func TestClientCopyFrom(t *testing.T) {
 	key := clientTestKeys[2]
 	src := newTestClientSketches(3, key)
-	dst := newClientSketchesKeyed(1, time.Minute, key) // another shape: copyFrom adopts src's
+	dst := newClientSketchesKeyed(1, time.Minute, time.UTC, key) // another shape: copyFrom adopts src's
 	check := func(when string) {
 		t.Helper()
-		if !bytes.Equal(dst.regs, src.regs) || dst.slot != src.slot || dst.cur != src.cur {
+		if !bytes.Equal(dst.regs, src.regs) || dst.slot != src.slot || dst.cur != src.cur ||
+			dst.dayStart != src.dayStart || dst.dayEnd != src.dayEnd || dst.loc != src.loc {
 			t.Fatalf("%s: copy differs from its source", when)
 		}
 	}
@@ -406,7 +633,7 @@ func TestClientMaxRegisters(t *testing.T) {
 
 func TestClientAllocs(t *testing.T) {
 	s := newTestClientSketches(4, clientTestKeys[0])
-	snap := newClientSketchesKeyed(4, 5*time.Minute, clientTestKeys[0])
+	snap := newClientSketchesKeyed(4, 5*time.Minute, time.UTC, clientTestKeys[0])
 	c := newClientCounts(4, 5*time.Minute)
 	macs := make([][]byte, 4096)
 	for i := range macs {
@@ -428,13 +655,21 @@ func TestClientAllocs(t *testing.T) {
 			s.advance(now)
 			s.insert(1, FamilyIPv4, macs[0])
 		}},
+		{"advance (next day)", func() {
+			now = now.Add(24 * time.Hour)
+			s.advance(now)
+			s.insert(1, FamilyIPv4, macs[0])
+		}},
+		{"dayOver", func() { _ = s.dayOver(now) }},
 		{"copyFrom", func() {
 			s.insert(i%4, Family(i%3), macs[i%len(macs)])
 			i++
 			snap.copyFrom(s)
 		}},
 		{"merge", func() { c.merge(snap, now) }},
-		{"estimate", func() { _ = c.estimate(1, FamilyIPv6) + c.estimateIPv6Active(1) + c.estimateAny(1) }},
+		{"estimate", func() {
+			_ = c.recent.estimate(1, FamilyIPv6) + c.recent.estimateIPv6Active(1) + c.recent.estimateAny(1)
+		}},
 	} {
 		if n := testing.AllocsPerRun(100, tc.f); n != 0 {
 			t.Errorf("%s: %v allocations, want 0", tc.name, n)
@@ -453,7 +688,13 @@ func (cc clientsCollector) Collect(ch chan<- prometheus.Metric) { collectClients
 
 func TestClientCollect(t *testing.T) {
 	names := []string{UnknownSSID, "ietf", "ietf-dual-stack"}
-	s := newTestClientSketches(3, clientTestKeys[0])
+	s := newClientSketchesKeyed(3, 5*time.Minute, time.UTC, clientTestKeys[0])
+	// Earlier today, outside the window: a client only ietf's day counts, and
+	// an ietf-dual-stack client that sent IPv6 then and IPv4 now.
+	s.advance(clientT0.Add(-10 * time.Minute))
+	s.insert(1, FamilyIPv4, sketchMAC(7))
+	s.insert(2, FamilyIPv6, sketchMAC(4))
+	s.advance(clientT0)
 	// ietf: 3 IPv6-only-capable clients (2 native, 1 of them also via NAT64, 1
 	// NAT64 only); ietf-dual-stack: 2 IPv4, 1 of them also IPv6.
 	s.insert(1, FamilyIPv6, sketchMAC(1))
@@ -468,10 +709,11 @@ func TestClientCollect(t *testing.T) {
 	if problems, err := testutil.CollectAndLint(cc); err != nil || len(problems) != 0 {
 		t.Fatalf("lint: %v %v", err, problems)
 	}
-	if n := testutil.CollectAndCount(cc); n != 3*(3+2) {
-		t.Fatalf("%d series, want 15", n)
+	if n := testutil.CollectAndCount(cc); n != 2*3*(3+2) {
+		t.Fatalf("%d series, want 30", n)
 	}
 	const help = "unique source MACs of up traffic in the last 5m, HyperLogLog estimate."
+	const dayHelp = "unique source MACs of up traffic since the local midnight (the daemon host's time zone; a capture file's timestamps when one is read), HyperLogLog estimate."
 	want := `
 # HELP meetnoc_traffic_clients Clients by SSID and address family: ` + help + `
 # TYPE meetnoc_traffic_clients gauge
@@ -494,6 +736,27 @@ meetnoc_traffic_ipv6_active_clients{ssid="unknown"} 0
 meetnoc_traffic_active_clients{ssid="ietf"} 3
 meetnoc_traffic_active_clients{ssid="ietf-dual-stack"} 2
 meetnoc_traffic_active_clients{ssid="unknown"} 0
+# HELP meetnoc_traffic_daily_clients Clients by SSID and address family: ` + dayHelp + `
+# TYPE meetnoc_traffic_daily_clients gauge
+meetnoc_traffic_daily_clients{family="ipv4",ssid="ietf"} 1
+meetnoc_traffic_daily_clients{family="ipv4",ssid="ietf-dual-stack"} 2
+meetnoc_traffic_daily_clients{family="ipv4",ssid="unknown"} 0
+meetnoc_traffic_daily_clients{family="ipv6",ssid="ietf"} 2
+meetnoc_traffic_daily_clients{family="ipv6",ssid="ietf-dual-stack"} 2
+meetnoc_traffic_daily_clients{family="ipv6",ssid="unknown"} 0
+meetnoc_traffic_daily_clients{family="nat64",ssid="ietf"} 2
+meetnoc_traffic_daily_clients{family="nat64",ssid="ietf-dual-stack"} 0
+meetnoc_traffic_daily_clients{family="nat64",ssid="unknown"} 0
+# HELP meetnoc_traffic_daily_ipv6_active_clients Clients that sent IPv6, native or NAT64, by SSID: ` + dayHelp + `
+# TYPE meetnoc_traffic_daily_ipv6_active_clients gauge
+meetnoc_traffic_daily_ipv6_active_clients{ssid="ietf"} 3
+meetnoc_traffic_daily_ipv6_active_clients{ssid="ietf-dual-stack"} 2
+meetnoc_traffic_daily_ipv6_active_clients{ssid="unknown"} 0
+# HELP meetnoc_traffic_daily_active_clients Clients that sent IPv4, IPv6 or NAT64, by SSID: ` + dayHelp + `
+# TYPE meetnoc_traffic_daily_active_clients gauge
+meetnoc_traffic_daily_active_clients{ssid="ietf"} 4
+meetnoc_traffic_daily_active_clients{ssid="ietf-dual-stack"} 2
+meetnoc_traffic_daily_active_clients{ssid="unknown"} 0
 `
 	if err := testutil.CollectAndCompare(cc, strings.NewReader(want)); err != nil {
 		t.Fatal(err)
@@ -509,7 +772,7 @@ meetnoc_traffic_active_clients{ssid="unknown"} 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 3 || !strings.Contains(mfs[0].GetHelp(), "in the last 10m,") {
+	if len(mfs) != 6 || !strings.Contains(mfs[0].GetHelp(), "in the last 10m,") {
 		t.Fatalf("gathered %d families, help %q", len(mfs), mfs[0].GetHelp())
 	}
 }
@@ -562,10 +825,10 @@ func BenchmarkClientMerge(b *testing.B) {
 		c.merge(s, now)
 		for ssid := range 4 {
 			for f := range Family(clientFamilies) {
-				c.estimate(ssid, f)
+				c.recent.estimate(ssid, f)
 			}
-			c.estimateIPv6Active(ssid)
-			c.estimateAny(ssid)
+			c.recent.estimateIPv6Active(ssid)
+			c.recent.estimateAny(ssid)
 		}
 	}
 }
@@ -577,7 +840,7 @@ func BenchmarkClientCopyFrom(b *testing.B) {
 	b.Run("whole", func(b *testing.B) {
 		// Alternating sources: each copy is a whole one.
 		other, _ := filledClientSketches()
-		dst := newClientSketchesKeyed(4, 5*time.Minute, clientHashKey)
+		dst := newClientSketchesKeyed(4, 5*time.Minute, time.UTC, clientHashKey)
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			if i%2 == 0 {
@@ -588,7 +851,7 @@ func BenchmarkClientCopyFrom(b *testing.B) {
 		}
 	})
 	b.Run("after-1000-inserts", func(b *testing.B) {
-		dst := newClientSketchesKeyed(4, 5*time.Minute, clientHashKey)
+		dst := newClientSketchesKeyed(4, 5*time.Minute, time.UTC, clientHashKey)
 		dst.copyFrom(s)
 		i := 0
 		b.ReportAllocs()

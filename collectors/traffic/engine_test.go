@@ -3,6 +3,8 @@ package traffic
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,6 +203,153 @@ meetnoc_capture_up{source="flaky",type="memory"} 0
 	waitFor(t, func() bool { return m.runs.Load() >= 3 && coll.Status()[0].Failures >= 3 })
 	if problems, err := testutil.CollectAndLint(coll); err != nil || len(problems) != 0 {
 		t.Fatalf("lint: %v %v", err, problems)
+	}
+}
+
+// clientFrame is an up frame of ietf-dual-stack (VLAN 200) from client i's MAC,
+// IPv4 or IPv6.
+func clientFrame(t *testing.T, i int, ipv6 bool) []byte {
+	t.Helper()
+	f := frame{tags: []uint16{200}, src: "100.65.0.1", dst: "192.0.2.1"}
+	if ipv6 {
+		f.src, f.dst = "2001:db8:200::1", "2001:db8:ffff::1"
+	}
+	b := slices.Clone(f.build(t))
+	copy(b[6:12], sketchMAC(i))
+	return b
+}
+
+// TestDailyClients: the collector exports the day's unique clients from the
+// start (zeros), unions them over its workers, and counts them by the workers'
+// clock in the configured zone: India's midnight empties the day, though the
+// window goes on.
+func TestDailyClients(t *testing.T) {
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Date(2026, 3, 16, 23, 59, 59, 500_000_000, kolkata)
+	after := before.Add(600 * time.Millisecond) // 00:00:00.1 on the 17th
+	var worker atomic.Int32
+	name := "mem-daily"
+	registerMemorySource(t, name, &memorySource{workers: 2, feed: func(w *Worker) {
+		// Worker 0 sees clients 0-9 yesterday, 8-10 and 9's IPv6 today;
+		// worker 1 sees 20-21 yesterday and 10-12 today.
+		yesterday, today := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, []int{8, 9, 10}
+		if worker.Add(1) == 2 {
+			yesterday, today = []int{20, 21}, []int{10, 11, 12}
+		}
+		w.Publish(before)
+		for _, i := range yesterday {
+			w.Frame(clientFrame(t, i, false), 100, 1, 0)
+		}
+		w.Publish(after)
+		for _, i := range today {
+			w.Frame(clientFrame(t, i, false), 100, 1, 0)
+			if i == 9 {
+				w.Frame(clientFrame(t, i, true), 100, 1, 0)
+			}
+		}
+	}})
+	cfg := testConfig()
+	cfg.Traffic.Sources = []config.TrafficSource{{Name: name, Type: "memory"}}
+	coll, err := New(cfg, nil, Options{Now: func() time.Time { return after }, Location: kolkata})
+	if err != nil {
+		t.Fatal(err)
+	}
+	daily := []string{"meetnoc_traffic_daily_clients", "meetnoc_traffic_daily_ipv6_active_clients", "meetnoc_traffic_daily_active_clients"}
+	const help = "unique source MACs of up traffic since the local midnight (the daemon host's time zone; a capture file's timestamps when one is read), HyperLogLog estimate."
+	want := func(v4, v6, v6Active, active int) string {
+		return fmt.Sprintf(`
+# HELP meetnoc_traffic_daily_clients Clients by SSID and address family: %[1]s
+# TYPE meetnoc_traffic_daily_clients gauge
+meetnoc_traffic_daily_clients{family="ipv4",ssid="ietf"} 0
+meetnoc_traffic_daily_clients{family="ipv4",ssid="ietf-dual-stack"} %[2]d
+meetnoc_traffic_daily_clients{family="ipv4",ssid="unknown"} 0
+meetnoc_traffic_daily_clients{family="ipv6",ssid="ietf"} 0
+meetnoc_traffic_daily_clients{family="ipv6",ssid="ietf-dual-stack"} %[3]d
+meetnoc_traffic_daily_clients{family="ipv6",ssid="unknown"} 0
+meetnoc_traffic_daily_clients{family="nat64",ssid="ietf"} 0
+meetnoc_traffic_daily_clients{family="nat64",ssid="ietf-dual-stack"} 0
+meetnoc_traffic_daily_clients{family="nat64",ssid="unknown"} 0
+# HELP meetnoc_traffic_daily_ipv6_active_clients Clients that sent IPv6, native or NAT64, by SSID: %[1]s
+# TYPE meetnoc_traffic_daily_ipv6_active_clients gauge
+meetnoc_traffic_daily_ipv6_active_clients{ssid="ietf"} 0
+meetnoc_traffic_daily_ipv6_active_clients{ssid="ietf-dual-stack"} %[4]d
+meetnoc_traffic_daily_ipv6_active_clients{ssid="unknown"} 0
+# HELP meetnoc_traffic_daily_active_clients Clients that sent IPv4, IPv6 or NAT64, by SSID: %[1]s
+# TYPE meetnoc_traffic_daily_active_clients gauge
+meetnoc_traffic_daily_active_clients{ssid="ietf"} 0
+meetnoc_traffic_daily_active_clients{ssid="ietf-dual-stack"} %[5]d
+meetnoc_traffic_daily_active_clients{ssid="unknown"} 0
+`, help, v4, v6, v6Active, active)
+	}
+	if err := testutil.CollectAndCompare(coll, strings.NewReader(want(0, 0, 0, 0)), daily...); err != nil {
+		t.Fatalf("before any traffic: %v", err)
+	}
+	if err := coll.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.CollectAndCompare(coll, strings.NewReader(want(5, 1, 1, 5)), daily...); err != nil {
+		t.Fatalf("after midnight: %v", err)
+	}
+	// The window spans midnight: 0-12 and 20-21.
+	if err := testutil.CollectAndCompare(coll, strings.NewReader(`
+# HELP meetnoc_traffic_active_clients Clients that sent IPv4, IPv6 or NAT64, by SSID: unique source MACs of up traffic in the last 5m, HyperLogLog estimate.
+# TYPE meetnoc_traffic_active_clients gauge
+meetnoc_traffic_active_clients{ssid="ietf"} 0
+meetnoc_traffic_active_clients{ssid="ietf-dual-stack"} 15
+meetnoc_traffic_active_clients{ssid="unknown"} 0
+`), "meetnoc_traffic_active_clients"); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := testutil.CollectAndLint(coll); err != nil || len(problems) != 0 {
+		t.Fatalf("lint: %v %v", err, problems)
+	}
+}
+
+// TestWorkerHandsOverAtMidnight: a worker hands its sketches over at once when
+// its clock passes midnight, though the last hand-over was under a second ago,
+// so that a scrape just after midnight sees the day start empty.
+func TestWorkerHandsOverAtMidnight(t *testing.T) {
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClassifier(t, "")
+	w := newTestWorker(t, c)
+	w.clients = newClientSketches(len(c.names), 5*time.Minute, kolkata)
+	before := time.Date(2026, 3, 16, 23, 59, 59, 800_000_000, kolkata)
+	w.Publish(before)
+	for i := range 4 {
+		w.Frame(clientFrame(t, i, false), 100, 1, 0)
+	}
+	today := func(now time.Time) float64 {
+		t.Helper()
+		w.Publish(now)
+		cc := newClientCounts(len(c.names), 5*time.Minute)
+		w.addAllTo(newCountersFor(c.names), newEvents(len(c.names)), cc)
+		return cc.day.estimateAny(slices.Index(c.names, "ietf-dual-stack"))
+	}
+	// 100 ms later, still the 16th: no client hand-over is due yet, the
+	// scrapes still see the first, empty one.
+	if got := today(before.Add(100 * time.Millisecond)); got != 0 {
+		t.Fatalf("before midnight: %v today, want 0 (not handed over yet)", got)
+	}
+	// 00:00:00.0 on the 17th, 200 ms after the last hand-over: handed over,
+	// and the 16th's clients are gone.
+	if got := today(before.Add(200 * time.Millisecond)); got != 0 {
+		t.Fatalf("at midnight: %v today, want 0", got)
+	}
+	if w.snap.clientsAt != before.Add(200*time.Millisecond) {
+		t.Fatalf("no hand-over at midnight: last at %v", w.snap.clientsAt)
+	}
+	w.Frame(clientFrame(t, 7, false), 100, 1, 0)
+	w.Flush(before.Add(300 * time.Millisecond))
+	cc := newClientCounts(len(c.names), 5*time.Minute)
+	w.addAllTo(newCountersFor(c.names), newEvents(len(c.names)), cc)
+	if d, win := cc.day.estimateAny(slices.Index(c.names, "ietf-dual-stack")), cc.recent.estimateAny(slices.Index(c.names, "ietf-dual-stack")); d != 1 || win != 5 {
+		t.Fatalf("after midnight: %v today, %v in the window; want 1 and 5", d, win)
 	}
 }
 

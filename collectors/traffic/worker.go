@@ -52,8 +52,9 @@ type workerSnapshot struct {
 }
 
 // newWorker returns a worker counting with c and d; window is the unique-client
-// window (the default when not positive).
-func newWorker(c *Classifier, d *payloadDecoder, window time.Duration) *Worker {
+// window (the default when not positive), loc the time zone whose midnight
+// starts the unique clients' day (time.Local when nil).
+func newWorker(c *Classifier, d *payloadDecoder, window time.Duration, loc *time.Location) *Worker {
 	if window <= 0 {
 		window = config.DefaultClientWindow
 	}
@@ -63,11 +64,11 @@ func newWorker(c *Classifier, d *payloadDecoder, window time.Duration) *Worker {
 		decoder:  d,
 		counters: c.NewCounters(),
 		events:   newEvents(n),
-		clients:  newClientSketches(n, window),
+		clients:  newClientSketches(n, window, loc),
 		snap: workerSnapshot{
 			counters: c.NewCounters(),
 			events:   newEvents(n),
-			clients:  newClientSketches(n, window),
+			clients:  newClientSketches(n, window, loc),
 		},
 	}
 }
@@ -92,12 +93,13 @@ func (w *Worker) Frame(frame []byte, wireLen int, weight uint64, vlan uint16) Re
 }
 
 // Publish hands the counts over to scrapes when 100 ms have passed since the
-// last hand-over (the client sketches: 1 s), by the worker's clock now. Sources
-// call it after every batch and when idle, so it must be cheap when there is
-// nothing to do: one time comparison.
+// last hand-over (the client sketches: 1 s, or at once when the local day is
+// over, so that the day's sketches start empty at midnight), by the worker's
+// clock now. Sources call it after every batch and when idle, so it must be
+// cheap when there is nothing to do: a few time comparisons.
 func (w *Worker) Publish(now time.Time) {
 	counters := !w.published || elapsed(w.lastCounters, now) >= publishCountersEvery
-	clients := !w.published || elapsed(w.lastClients, now) >= publishClientsEvery
+	clients := !w.published || elapsed(w.lastClients, now) >= publishClientsEvery || w.clients.dayOver(now)
 	if counters || clients {
 		w.publish(now, clients)
 	}

@@ -16,7 +16,7 @@ func newTestWorker(t testing.TB, c *Classifier) *Worker {
 		ssidNames: c.SSIDNames(),
 		policies:  make([]ssidPolicy, len(c.SSIDNames())),
 	}
-	return newWorker(c, d, 5*time.Minute)
+	return newWorker(c, d, 5*time.Minute, nil)
 }
 
 // addTo adds the worker's published traffic counts to counters (the source
