@@ -68,6 +68,7 @@ bench: build test-deps
 	./bench/snmp/run.sh
 	./bench/traffic/run.sh
 	./bench/dns/run.sh
+	./bench/report/run.sh
 
 # The Debian package (nfpm v2.43.0 from the module proxy, pinned in
 # scripts/build-deb.sh) into dist/.

@@ -60,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The lab is a demo on someone's laptop: its page stays on loopback unless asked.
 	labWeb := kingpinflag.AddFlags(labCmd, "127.0.0.1"+DefaultListenAddress)
 
+	reportCmd, reportOpts := addReportCommand(app)
+
 	versionCmd := app.Command("version", "Print the version.")
 
 	cmd, err := app.Parse(args)
@@ -89,6 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return classify(ctx, logger, classifyOpts, stdout, stderr)
 	case labCmd.FullCommand():
 		return runLab(ctx, logger, labOptions{basePort: *labBasePort, networkOnly: *labNetworkOnly, nat64: *labNAT64}, labWeb, stdout, stderr)
+	case reportCmd.FullCommand():
+		return runReport(ctx, reportOpts, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintln(stdout, version.Print("meetnoc"))
 		return 0

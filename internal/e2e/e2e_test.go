@@ -7,6 +7,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/meetnoc/meetnoc/dashboards"
 	"github.com/meetnoc/meetnoc/internal/lab"
 	"github.com/meetnoc/meetnoc/internal/labrun"
+	"github.com/meetnoc/meetnoc/internal/report"
 	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
@@ -82,9 +84,11 @@ type noc struct {
 	lab   *labrun.Lab
 	prom  *testenv.Prometheus
 	waits map[string]bool // alerts with a `for:`, seen pending before firing
+	start time.Time       // before the lab started: the report's --from
 }
 
 func startNOC(t *testing.T) *noc {
+	start := time.Now()
 	t.Helper()
 	testenv.Require(t, "prometheus")
 	// 10:30 on a meeting day, in session: the rooms are full.
@@ -122,7 +126,7 @@ scrape_configs:
   - job_name: meetnoc
     static_configs: [{targets: [%q]}]
 `, strings.Join(quoteAll(rules), ", "), l.Addr))
-	n := &noc{lab: l, prom: prom, waits: waits}
+	n := &noc{lab: l, prom: prom, waits: waits, start: start}
 	n.waitQuery(t, 30*time.Second, `up{job="meetnoc"} == 1`)
 	return n
 }
@@ -247,6 +251,8 @@ func TestNOC(t *testing.T) {
 		return
 	}
 	t.Run("faults", func(t *testing.T) { checkFaults(t, n) })
+	// Last: the report over everything above, healthy stretch and faults.
+	t.Run("report", func(t *testing.T) { checkReport(t, n) })
 }
 
 // checkHealthy: a calm lab in session fires no alert, over a window long
@@ -426,4 +432,127 @@ func checkFaults(t *testing.T, n *noc) {
 			}
 		})
 	}
+}
+
+// checkReport makes the post-meeting report over the test's own "meeting" and
+// checks its figures against the lab's configured mix (internal/lab's
+// wlanMix: ietf 55 % IPv6, 40 % NAT64, 5 % IPv4, 80 % of DISCOVERs asking for
+// option 108 and granted it; ietf-dual-stack 60 % IPv6, 70 % asking; eduroam
+// 58 % IPv6, 60 % asking) and against what the faults did.
+func checkReport(t *testing.T, n *noc) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := report.Collect(ctx, report.Options{
+		URL: n.prom.URL, From: n.start, To: time.Now(), Title: "meetnoc lab", Location: time.Local,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	near := func(what string, got *float64, want, tol float64) {
+		t.Helper()
+		if got == nil || *got < want-tol || *got > want+tol {
+			t.Errorf("%s = %s, want %.2f ± %.2f", what, show(got), want, tol)
+		}
+	}
+	ssid := map[string]report.SSIDFigures{}
+	for _, s := range r.SSIDs {
+		ssid[s.SSID] = s
+	}
+	for _, c := range []struct {
+		name                  string
+		v6, internet, request float64
+		offer                 float64
+	}{
+		{"ietf", 0.95, 0.55, 0.8, 0.8},
+		{"ietf-dual-stack", 0.60, 0.60, 0.7, 0},
+		{"eduroam", 0.58, 0.58, 0.6, 0},
+	} {
+		s, ok := ssid[c.name]
+		if !ok {
+			t.Errorf("no figures for SSID %s (have %v)", c.name, r.SSIDs)
+			continue
+		}
+		near(c.name+" IPv6 share of bytes", s.IPv6BytesShare, c.v6, 0.06)
+		near(c.name+" IPv6 share, Internet side", s.IPv6BytesShareInternet, c.internet, 0.06)
+		// DISCOVERs are few in minutes of a session, and each sampled one
+		// counts for the sampling rate: the tolerance is three standard
+		// deviations of a binomial share of the samples.
+		if s.DHCPDiscovers == nil || *s.DHCPDiscovers < 1 {
+			t.Errorf("%s: DISCOVERs %s, want some", c.name, show(s.DHCPDiscovers))
+		} else {
+			near(c.name+" option 108 requests", s.Option108RequestShare, c.request, binomialTol(c.request, *s.DHCPDiscovers/lab.DefaultSFlowSampling))
+		}
+		if s.DHCPOffers != nil && *s.DHCPOffers >= 1 {
+			near(c.name+" option 108 offers", s.Option108OfferShare, c.offer, binomialTol(c.offer, *s.DHCPOffers/lab.DefaultSFlowSampling))
+		}
+		for what, v := range map[string]*float64{"peak clients": s.PeakClients, "unique clients": s.UniqueClients, "peak down": s.PeakDownBitsPerSecond} {
+			if v == nil || *v <= 0 {
+				t.Errorf("%s %s = %s, want some", c.name, what, show(v))
+			}
+		}
+	}
+	near("ietf NAT64 share of IPv6", ssid["ietf"].NAT64Share, 40.0/95, 0.06)
+	if r.IPv6BytesShare == nil || r.Overall.IPv6BytesShare == nil || *r.IPv6BytesShare != *r.Overall.IPv6BytesShare {
+		t.Errorf("top-level ipv6_bytes_share %s, overall %s", show(r.IPv6BytesShare), show(r.Overall.IPv6BytesShare))
+	}
+	if len(r.Gaps) > 0 || len(r.Absent) > 0 {
+		t.Errorf("gaps %v, absent %v: the daemon ran throughout with every source", r.Gaps, r.Absent)
+	}
+
+	// What the faults did shows in the health section.
+	h := r.Health
+	if h.APAvailability == nil || *h.APAvailability >= 1 || *h.APAvailability < 0.9 {
+		t.Errorf("AP availability %s: ietf-ap-05 was down for seconds", show(h.APAvailability))
+	}
+	if !hasIncident(h.RogueRA, "ietf-dual-stack") {
+		t.Errorf("no rogue RA incident on ietf-dual-stack: %v", h.RogueRA)
+	}
+	fired := map[string]bool{}
+	for _, a := range h.Alerts {
+		fired[a.Name] = true
+	}
+	for _, want := range []string{"MeetnocAPDown", "MeetnocSNMPTargetDown", "MeetnocRogueRouterAdvertisement", "MeetnocDNS64NotSynthesizing"} {
+		if !fired[want] {
+			t.Errorf("alert timeline lacks %s: %v", want, h.Alerts)
+		}
+	}
+	for _, a := range h.SNMPTargets {
+		if a.Name == "access2" && (a.Availability == nil || *a.Availability >= 1) {
+			t.Errorf("access2 availability %s: its agent was stopped", show(a.Availability))
+		}
+	}
+
+	// MEETNOC_E2E_REPORT keeps the report to look at (a directory to write).
+	out := os.Getenv("MEETNOC_E2E_REPORT")
+	if out == "" {
+		out = filepath.Join(t.TempDir(), "report")
+	}
+	if err := report.WriteDir(out, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range report.Files {
+		if fi, err := os.Stat(filepath.Join(out, f.Name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", f.Name, err)
+		}
+	}
+}
+
+// binomialTol is three standard deviations of the share of n trials that
+// succeed with probability p (at least one trial), plus 0.02.
+func binomialTol(p, n float64) float64 { return 3*math.Sqrt(p*(1-p)/max(n, 1)) + 0.02 }
+
+func hasIncident(is []report.Incident, ssid string) bool {
+	for _, i := range is {
+		if i.SSID == ssid && i.Packets > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func show(v *float64) string {
+	if v == nil {
+		return "nil"
+	}
+	return fmt.Sprintf("%.3f", *v)
 }

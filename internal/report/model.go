@@ -74,6 +74,8 @@ type SSIDFigures struct {
 	PeakClientsAt    time.Time `json:"peak_clients_at,omitempty"`
 	IPv6ActiveShare  *float64  `json:"ipv6_active_client_share"` // of unique clients, those that used IPv6
 
+	DHCPDiscovers         *float64 `json:"dhcp_discovers"`          // DISCOVERs seen (sampled sources: estimated)
+	DHCPOffers            *float64 `json:"dhcp_offers"`             // OFFERs from the allowed servers
 	Option108RequestShare *float64 `json:"option108_request_share"` // DISCOVERs asking for option 108
 	Option108OfferShare   *float64 `json:"option108_offer_share"`   // allowed OFFERs carrying option 108
 	IPv4AddressesSaved    *float64 `json:"ipv4_addresses_saved"`    // at the peak
@@ -175,6 +177,8 @@ var Definitions = map[string]string{
 	"unique_clients":            "Distinct client devices (by MAC address, counted with a HyperLogLog sketch, ±1–2 %) seen sending traffic on the busiest venue day.",
 	"peak_clients":              "The most clients associated at the same time, as the wireless controllers reported them.",
 	"ipv6_active_client_share":  "Of the distinct clients seen on a day, the share that sent IPv6 traffic (NAT64 included), on the busiest day.",
+	"dhcp_discovers":            "DHCPv4 DISCOVERs seen from clients (on sampled sources, the sampled count times the sampling rate).",
+	"dhcp_offers":               "DHCPv4 OFFERs seen from the SSID's authorised DHCP servers.",
 	"option108_request_share":   "Share of DHCPv4 DISCOVERs that asked for option 108 (IPv6-only preferred, RFC 8925): clients able to go IPv6-only.",
 	"option108_offer_share":     "Share of the authorised DHCP servers' OFFERs that carried option 108, telling the client it may go without IPv4.",
 	"ipv4_addresses_saved":      "IPv4 leases not needed at the peak: the peak number of clients times the share of OFFERs with option 108, whose clients take no IPv4 address.",

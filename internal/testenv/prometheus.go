@@ -24,18 +24,36 @@ type Prometheus struct {
 // it at the end of the test.
 func StartPrometheus(t testing.TB, config string) *Prometheus {
 	t.Helper()
+	return startPrometheus(t, config, "")
+}
+
+// StartPrometheusOn is StartPrometheus on an existing TSDB directory, e.g. blocks
+// made by `promtool tsdb create-blocks-from openmetrics`. Retention is unlimited
+// in practice (100 years), so that history from a past date is kept, not deleted
+// at start-up.
+func StartPrometheusOn(t testing.TB, config, dataDir string) *Prometheus {
+	t.Helper()
+	return startPrometheus(t, config, dataDir)
+}
+
+func startPrometheus(t testing.TB, config, dataDir string) *Prometheus {
+	t.Helper()
 	bin := Require(t, "prometheus")[0]
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	args := []string{"--config.file=" + filepath.Join(dir, "prometheus.yml")}
+	if dataDir == "" {
+		args = append(args, "--storage.tsdb.path="+filepath.Join(dir, "data"))
+	} else {
+		args = append(args, "--storage.tsdb.path="+dataDir, "--storage.tsdb.retention.time=100y")
+	}
 	port := FreeTCPPort(t)
 	out := &SyncBuffer{}
-	p, err := startProcess("prometheus", out, bin,
-		"--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+	p, err := startProcess("prometheus", out, bin, append(args,
 		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port),
-		"--log.level=warn")
+		"--log.level=warn")...)
 	if err != nil {
 		t.Fatal(err)
 	}
