@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
 func TestParseTime(t *testing.T) {
@@ -71,5 +78,89 @@ func TestReportBadArguments(t *testing.T) {
 		if code := run(args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", c.args, code, stderr.String(), c.want)
 		}
+	}
+}
+
+// The command end to end: a real Prometheus scrapes a stand-in for meetnoc
+// (fixed counters and gauges, the traffic growing between scrapes), then
+// `meetnoc report` writes the three files, and a second run with --previous
+// compares its headline figures with the first's.
+func TestReportCommand(t *testing.T) {
+	var scrapes atomic.Int64
+	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := float64(scrapes.Add(1))
+		fmt.Fprintf(w, "meetnoc_build_info{version=\"test\"} 1\n")
+		for _, s := range []struct {
+			ssid, family string
+			share        float64
+		}{{"ietf", "ipv6", 0.6}, {"ietf", "nat64", 0.3}, {"ietf", "ipv4", 0.1}} {
+			for _, dir := range []string{"up", "down"} {
+				fmt.Fprintf(w, "meetnoc_traffic_bytes_total{ssid=%q,family=%q,direction=%q} %g\n", s.ssid, s.family, dir, n*1e6*s.share)
+			}
+		}
+		fmt.Fprintf(w, "meetnoc_ssid_clients{controller=\"wlc1\",ssid=\"ietf\"} 120\n")
+		fmt.Fprintf(w, "meetnoc_ap_up{controller=\"wlc1\",ap=\"ap-01\"} 1\n")
+	}))
+	defer exporter.Close()
+	prom := testenv.StartPrometheus(t, fmt.Sprintf(`global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: meetnoc
+    static_configs: [{targets: [%q]}]
+`, strings.TrimPrefix(exporter.URL, "http://")))
+	from := time.Now()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		if v, ok, _ := prom.Query(`count_over_time(meetnoc_build_info[1m])`); ok && v >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Prometheus did not scrape the stand-in 5 times within 20 s")
+		}
+	}
+	to := time.Now()
+
+	dir := t.TempDir()
+	report := func(out string, extra ...string) map[string]any {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"report", "--prometheus.url=" + prom.URL, "--title=IETF test",
+			"--from=" + from.Format(time.RFC3339Nano), fmt.Sprintf("--to=%d", to.Unix()+1), "--out=" + out, "--timezone=UTC"}, extra...)
+		if code := run(args, &stdout, &stderr); code != 0 {
+			t.Fatalf("meetnoc report exited %d:\n%s", code, stderr.String())
+		}
+		for _, f := range []string{"report.html", "report.md", "report.json"} {
+			if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(out, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var j map[string]any
+		if err := json.Unmarshal(b, &j); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	first := report(filepath.Join(dir, "first"))
+	// The stand-in's traffic is 90 % IPv6 on the client side (NAT64 included).
+	if share, ok := first["ipv6_bytes_share"].(float64); !ok || share < 0.899 || share > 0.901 {
+		t.Errorf("ipv6_bytes_share %v, want 0.9", first["ipv6_bytes_share"])
+	}
+	second := report(filepath.Join(dir, "second"), "--previous="+filepath.Join(dir, "first", "report.json"))
+	changes, _ := second["changes"].([]any)
+	found := false
+	for _, c := range changes {
+		c := c.(map[string]any)
+		if c["figure"] == "overall.ipv6_bytes_share" && c["previous"] != nil && c["delta"] != nil {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no change of overall.ipv6_bytes_share in the --previous run: %v", changes)
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "second", "report.html"))
+	if !strings.Contains(string(html), "IETF test") {
+		t.Error("report.html lacks the title")
 	}
 }
