@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,26 +11,11 @@ import (
 	"github.com/meetnoc/meetnoc/internal/testenv"
 )
 
-// chromium runs headless Chromium on url with extra flags. The flags keep it from
-// reaching for the network (this machine has none but loopback) and from
-// touching the user's profile.
+// chromium runs headless Chromium on url (testenv.Chromium) in a window of
+// 1500×1000.
 func chromium(t *testing.T, url string, flags ...string) []byte {
 	t.Helper()
-	bin := testenv.Require(t, "chromium")[0]
-	args := append([]string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(), "--window-size=1500,1000",
-	}, flags...)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append(args, url)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium %v: %v\n%s", flags, err, stderr.String())
-	}
+	out, _ := testenv.Chromium(t, url, append([]string{"--window-size=1500,1000"}, flags...)...)
 	return out
 }
 

@@ -2,19 +2,16 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"image"
 	"image/color"
 	"image/png"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/meetnoc/meetnoc/internal/testenv"
 )
@@ -27,42 +24,20 @@ import (
 // (FileURLLoader::Start for files, NotifyBeforeURLRequest for the network).
 func chromiumLoad(t *testing.T, file string, width, height int) (image.Image, string) {
 	t.Helper()
-	bin := testenv.Require(t, "chromium")[0]
 	shot := filepath.Join(t.TempDir(), "shot.png")
-	args := []string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--host-resolver-rules=MAP * ~NOTFOUND",
-		"--user-data-dir=" + t.TempDir(), "--window-size=" + strconv.Itoa(width) + "," + strconv.Itoa(height),
-		"--hide-scrollbars", "--enable-logging=stderr", "--v=1",
-		"--screenshot=" + shot,
-		(&url.URL{Scheme: "file", Path: file}).String(),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, logTail(stderr.String()))
-	}
+	_, log := testenv.Chromium(t, (&url.URL{Scheme: "file", Path: file}).String(),
+		"--window-size="+strconv.Itoa(width)+","+strconv.Itoa(height),
+		"--hide-scrollbars", "--enable-logging=stderr", "--v=1", "--screenshot="+shot)
 	f, err := os.Open(shot)
 	if err != nil {
-		t.Fatalf("chromium wrote no screenshot: %v\n%s", err, logTail(stderr.String()))
+		t.Fatalf("chromium wrote no screenshot: %v", err)
 	}
 	defer f.Close()
 	img, err := png.Decode(f)
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	return img, stderr.String()
-}
-
-func logTail(s string) string {
-	if len(s) > 4000 {
-		return "…" + s[len(s)-4000:]
-	}
-	return s
+	return img, string(log)
 }
 
 var (
@@ -142,7 +117,7 @@ func TestRenderHTMLChromium(t *testing.T) {
 		t.Errorf("the page loaded %q", loads)
 	}
 	if !strings.Contains(log, "FileURLLoader::Start: file://"+page) {
-		t.Fatalf("Chromium's log does not show it loading the page; is logging working?\n%s", logTail(log))
+		t.Fatalf("Chromium's log does not show it loading the page; is logging working?\n%s", log[max(0, len(log)-4000):])
 	}
 	if n := countPixels(img, func(c color.RGBA) bool { return c.R < 200 || c.G < 200 || c.B < 200 }); n < 20_000 {
 		t.Errorf("the page's screenshot is nearly blank: %d dark pixels", n)
