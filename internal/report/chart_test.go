@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // Europe/Madrid, whatever the host has installed
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -31,7 +32,7 @@ func TestChartRuns(t *testing.T) {
 func TestChartTimeTicks(t *testing.T) {
 	madrid, err := time.LoadLocation("Europe/Madrid")
 	if err != nil {
-		t.Skip("no time zone database:", err)
+		t.Fatal(err)
 	}
 	week := timeTicker{loc: madrid}.Ticks(chartSeconds(time.Date(2026, 3, 14, 8, 0, 0, 0, time.UTC)), chartSeconds(time.Date(2026, 3, 20, 18, 0, 0, 0, time.UTC)))
 	var labels []string
