@@ -57,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	labBasePort := labCmd.Flag("lab.base-port", "First UDP port of the simulated agents (configs/lab.yml expects 16101).").Default("16101").Int()
 	labNAT64 := labCmd.Flag("lab.nat64", "Give the lab a NAT64 (TAYGA in a network namespace) for the NAT64 probe: on, off, or auto (on when running as root with ip and tayga installed).").
 		Default("auto").Enum("auto", "on", "off")
+	labCalm := labCmd.Flag("lab.calm", "No scheduled faults: no AP outage, rogue RAs, DNS or NAT64 faults; the meeting day's rhythm stays (for trying dashboards and alert rules on a healthy network).").Bool()
 	// The lab is a demo on someone's laptop: its page stays on loopback unless asked.
 	labWeb := kingpinflag.AddFlags(labCmd, "127.0.0.1"+DefaultListenAddress)
 
@@ -90,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case classifyCmd.FullCommand():
 		return classify(ctx, logger, classifyOpts, stdout, stderr)
 	case labCmd.FullCommand():
-		return runLab(ctx, logger, labOptions{basePort: *labBasePort, networkOnly: *labNetworkOnly, nat64: *labNAT64}, labWeb, stdout, stderr)
+		return runLab(ctx, logger, labOptions{basePort: *labBasePort, networkOnly: *labNetworkOnly, nat64: *labNAT64, calm: *labCalm}, labWeb, stdout, stderr)
 	case reportCmd.FullCommand():
 		return runReport(ctx, reportOpts, stderr)
 	case versionCmd.FullCommand():
@@ -139,13 +140,14 @@ type labOptions struct {
 	basePort    int
 	networkOnly bool
 	nat64       string // auto, on or off
+	calm        bool   // no scheduled faults
 }
 
 // runLab starts the simulated meeting network and, unless networkOnly, the daemon on
 // the config the network generates (identical to configs/lab.yml at the default base
 // port), written to a temporary file so that edits + `kill -HUP` work as in production.
 func runLab(ctx context.Context, logger *slog.Logger, o labOptions, webCfg *web.FlagConfig, stdout, stderr io.Writer) int {
-	opts := lab.Options{BasePort: o.basePort, Logger: logger.With("component", "lab")}
+	opts := lab.Options{BasePort: o.basePort, Calm: o.calm, Logger: logger.With("component", "lab")}
 	if o.nat64 == "on" || o.nat64 == "auto" && lab.NAT64Available() == nil {
 		opts.NAT64Netns = labNAT64Netns(o.basePort)
 	} else if o.nat64 == "auto" {
