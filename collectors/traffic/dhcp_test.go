@@ -216,18 +216,9 @@ func FuzzDHCPv4(f *testing.F) {
 	f.Add(discover(0, true))
 	f.Add(offer(100, dhcpServerMAC, "100.64.0.1", true))
 	f.Add(overloaded(f, 3))
-	cfg := eventsConfig()
-	c, err := NewClassifier(cfg, "ietf")
-	if err != nil {
-		f.Fatal(err)
-	}
-	d := newTestDecoder(f, cfg, newRogueLimiter(nil))
+	observe := fuzzObserver(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ev := newEvents(len(c.SSIDNames()))
-		r := c.Classify(b, len(b), 1, c.NewCounters())
-		if r.Payload != PayloadNone {
-			d.observe(b, r, 3, ev)
-		}
+		ev := observe(b, 3)
 		var total uint64
 		for _, e := range ev.ssids {
 			total += e.discovers + e.offers[0][0] + e.offers[0][1] + e.offers[1][0] + e.offers[1][1]
@@ -248,4 +239,24 @@ func FuzzDHCPv4(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzObserver is what the payload fuzz targets share: the events config's
+// classifier and decoder, and a function that classifies one frame and
+// observes its payload with weight, returning the events it counted.
+func fuzzObserver(f *testing.F) func(b []byte, weight uint64) *Events {
+	cfg := eventsConfig()
+	c, err := NewClassifier(cfg, "ietf")
+	if err != nil {
+		f.Fatal(err)
+	}
+	d := newTestDecoder(f, cfg, newRogueLimiter(nil))
+	return func(b []byte, weight uint64) *Events {
+		ev := newEvents(len(c.SSIDNames()))
+		r := c.Classify(b, len(b), 1, c.NewCounters())
+		if r.Payload != PayloadNone {
+			d.observe(b, r, weight, ev)
+		}
+		return ev
+	}
 }

@@ -308,18 +308,9 @@ func TestRealRAWithoutPREF64(t *testing.T) {
 func FuzzRA(f *testing.F) {
 	f.Add(ra(0, routerMAC, "fe80::1", "64:ff9b::/96", "2001:db8:100::/64"))
 	f.Add(withRAOptions(f, ra(100, rogueMAC, "fe80::bad", "2001:db8:64::/40"), pref64Opt("64:ff9b::/96", 8, 6)))
-	cfg := eventsConfig()
-	c, err := NewClassifier(cfg, "ietf")
-	if err != nil {
-		f.Fatal(err)
-	}
-	d := newTestDecoder(f, cfg, newRogueLimiter(nil))
+	observe := fuzzObserver(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ev := newEvents(len(c.SSIDNames()))
-		r := c.Classify(b, len(b), 1, c.NewCounters())
-		if r.Payload != PayloadNone {
-			d.observe(b, r, 1, ev)
-		}
+		ev := observe(b, 1)
 		var total uint64
 		for _, e := range ev.ssids {
 			for _, a := range e.ras {

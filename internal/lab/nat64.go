@@ -193,16 +193,12 @@ func lookPath(name, pkg string) (string, error) {
 		return p, nil
 	}
 	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/bin"} {
-		if p := filepath.Join(dir, name); isExecutable(p) {
+		// A path with a slash is checked as it is: exists and is executable.
+		if p, err := exec.LookPath(filepath.Join(dir, name)); err == nil {
 			return p, nil
 		}
 	}
 	return "", fmt.Errorf("the lab's NAT64 needs %s: install it with `apt-get install %s`", name, pkg)
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // build makes the namespace: TAYGA's tun device with routes for the NAT64

@@ -407,15 +407,15 @@ func (c *collection) queryIncidents(ctx context.Context, metric string) (inciden
 	return incidents, len(m) > 0, nil
 }
 
-// medianSpacing is the median time between consecutive samples (0 for fewer
-// than two).
-func medianSpacing(values []model.SamplePair) time.Duration {
-	if len(values) < 2 {
+// medianSpacing is the median time between consecutive sorted times (0 for
+// fewer than two).
+func medianSpacing(times []model.Time) time.Duration {
+	if len(times) < 2 {
 		return 0
 	}
-	d := make([]time.Duration, len(values)-1)
+	d := make([]time.Duration, len(times)-1)
 	for i := range d {
-		d[i] = values[i+1].Timestamp.Sub(values[i].Timestamp)
+		d[i] = times[i+1].Sub(times[i])
 	}
 	slices.Sort(d)
 	return d[len(d)/2]
@@ -458,7 +458,11 @@ func (c *collection) queryAlerts(ctx context.Context) error {
 				labels[string(k)] = string(v)
 			}
 		}
-		for _, run := range stepRuns(s.Values, max(c.step, 2*medianSpacing(s.Values))) {
+		times := make([]model.Time, len(s.Values))
+		for i, v := range s.Values {
+			times[i] = v.Timestamp
+		}
+		for _, run := range stepRuns(s.Values, max(c.step, 2*medianSpacing(times))) {
 			c.alerts = append(c.alerts, AlertEpisode{
 				Name:     string(s.Metric[model.AlertNameLabel]),
 				Severity: string(s.Metric["severity"]),

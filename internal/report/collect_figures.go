@@ -99,16 +99,7 @@ func (c *collection) gaps() []Gap {
 		}
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	var intervals []time.Duration
-	for i := 1; i < len(times); i++ {
-		intervals = append(intervals, times[i].Sub(times[i-1]))
-	}
-	threshold := 2 * c.step
-	if len(intervals) > 0 {
-		sorted := append([]time.Duration(nil), intervals...)
-		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-		threshold = max(threshold, 3*sorted[len(sorted)/2])
-	}
+	threshold := max(2*c.step, 3*medianSpacing(times))
 	loc := c.opts.Location
 	add := func(start, end time.Time) {
 		if end.Sub(start) > threshold {
